@@ -1,0 +1,1 @@
+"""The HTTP API: endpoint declarations, and the OpenAPI document made from them."""

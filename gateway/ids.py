@@ -1,0 +1,38 @@
+"""Identifiers and timestamps as they appear on the wire."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(prefix: str) -> str:
+    """A ULID with a type prefix (``c_01J...``): sortable by creation time, 128 bits."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return prefix + "_" + "".join(reversed(chars))
+
+
+def utc_now() -> datetime:
+    """Now, to the millisecond: what is stored compares equal to what the wire shows."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339, UTC, millisecond precision, ``Z`` suffix."""
+    if moment.tzinfo is None:
+        # SQLite hands datetimes back naive; everything we store is UTC.
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

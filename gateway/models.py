@@ -1,0 +1,118 @@
+"""Tables. Changes here reach a database only through an Alembic revision in migrations/."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _utc_column(*, nullable: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    email: str = Field(max_length=254, unique=True)
+    display_name: str = Field(max_length=64)
+    password_hash: str = Field(max_length=512)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in device. Only the SHA-256 of its bearer token is kept."""
+
+    __tablename__ = "sessions"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=40)
+    token_hash: str = Field(max_length=64, unique=True)
+    device_name: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=_utc_column())
+    expires_at: datetime = Field(sa_column=_utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class Brand(SQLModel, table=True):
+    __tablename__ = "brands"
+
+    id: str = Field(primary_key=True, max_length=40)
+    handle: str = Field(max_length=30, unique=True)  # always lower case
+    name: str = Field(max_length=80)
+    name_lower: str = Field(max_length=80, index=True)  # for prefix search on name
+    description: str = Field(default="", max_length=1000)
+    verified: bool = Field(default=False)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "memberships"
+
+    brand_id: str = Field(foreign_key="brands.id", primary_key=True, max_length=40)
+    account_id: str = Field(foreign_key="accounts.id", primary_key=True, index=True, max_length=40)
+    role: str = Field(max_length=16)  # owner | admin | agent
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class Conversation(SQLModel, table=True):
+    """The one thread between a consumer and a brand; ``last_seq`` allocates message seqs."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("consumer_id", "brand_id", name="uq_conversations_consumer_brand"),
+        Index("ix_conversations_brand_activity", "brand_id", "last_message_at", "id"),
+        Index("ix_conversations_consumer_activity", "consumer_id", "last_message_at", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    brand_id: str = Field(foreign_key="brands.id", max_length=40)
+    consumer_id: str = Field(foreign_key="accounts.id", max_length=40)
+    status: str = Field(max_length=16)  # open | resolved
+    case_number: int
+    assignee_id: str | None = Field(default=None, foreign_key="accounts.id", max_length=40)
+    last_seq: int = 0
+    created_at: datetime = Field(sa_column=_utc_column())
+    last_message_at: datetime = Field(sa_column=_utc_column())
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+        # Idempotent sends: a retried client_id finds the row it created.
+        UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_client"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    conversation_id: str = Field(foreign_key="conversations.id", max_length=40)
+    seq: int
+    sender_id: str = Field(foreign_key="accounts.id", max_length=40)
+    sender_role: str = Field(max_length=16)  # consumer | agent | system
+    sender_name: str = Field(max_length=64)
+    client_id: str = Field(max_length=64)
+    text: str = Field(max_length=4000)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class ReadCursor(SQLModel, table=True):
+    __tablename__ = "read_cursors"
+
+    conversation_id: str = Field(foreign_key="conversations.id", primary_key=True, max_length=40)
+    account_id: str = Field(foreign_key="accounts.id", primary_key=True, max_length=40)
+    seq: int = 0
+
+
+class Case(SQLModel, table=True):
+    """One episode of a conversation, from a consumer's first message to resolve."""
+
+    __tablename__ = "cases"
+
+    conversation_id: str = Field(foreign_key="conversations.id", primary_key=True, max_length=40)
+    number: int = Field(primary_key=True)
+    opened_at: datetime = Field(sa_column=_utc_column())
+    first_response_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    agent_estimate: int | None = None

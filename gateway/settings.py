@@ -1,0 +1,108 @@
+"""Settings, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class SettingsError(Exception):
+    """A setting is unusable; the message names it and says what would work."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///var/atdesk.sqlite3"
+    redis_url: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    hello_timeout_s: float = 10.0
+    heartbeat_s: int = 25
+    session_days: int = 30
+    # A human types a few messages a minute; SDK back ends may burst more.
+    send_rate_per_s: float = 10.0
+    send_burst: int = 50
+    frame_rate_per_s: float = 50.0
+    frame_burst: int = 200
+    login_attempts_per_minute: int = 10
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, low: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < low:
+        raise SettingsError(f"{name}={raw!r} must be at least {low:g}")
+    return value
+
+
+def _database_url(raw: str | None) -> str:
+    if not raw:
+        return Settings.database_url
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise SettingsError(
+            f"ATDESK_DATABASE_URL={raw!r} is not a database URL "
+            "(try sqlite+aiosqlite:///var/atdesk.sqlite3 or postgresql+asyncpg://host/db)"
+        ) from None
+    drivers = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+    if url.drivername in drivers:
+        url = url.set(drivername=drivers[url.drivername])
+    if url.drivername not in drivers.values():
+        raise SettingsError(
+            f"ATDESK_DATABASE_URL uses {url.drivername!r}; "
+            "use sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``ATDESK_*`` variables; raise SettingsError with one clear line if one is bad."""
+    env = os.environ if env is None else env
+    origins = tuple(o.strip().rstrip("/") for o in env.get("ATDESK_ALLOWED_ORIGINS", "").split(","))
+    for origin in origins:
+        if origin and not origin.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"ATDESK_ALLOWED_ORIGINS has {origin!r}; write origins like https://desk.example.com"
+            )
+    redis_url = env.get("ATDESK_REDIS_URL") or None
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://")):
+        raise SettingsError(f"ATDESK_REDIS_URL={redis_url!r} must start with redis:// or rediss://")
+    return Settings(
+        database_url=_database_url(env.get("ATDESK_DATABASE_URL")),
+        redis_url=redis_url,
+        allowed_origins=tuple(o for o in origins if o),
+        send_rate_per_s=_number(env, "ATDESK_SEND_RATE", Settings.send_rate_per_s, low=0.1),
+        send_burst=int(_number(env, "ATDESK_SEND_BURST", Settings.send_burst, low=1)),
+        frame_rate_per_s=_number(env, "ATDESK_FRAME_RATE", Settings.frame_rate_per_s, low=0.1),
+        frame_burst=int(_number(env, "ATDESK_FRAME_BURST", Settings.frame_burst, low=1)),
+        login_attempts_per_minute=int(
+            _number(env, "ATDESK_LOGIN_ATTEMPTS_PER_MINUTE", 10, low=1)
+        ),
+        password_time_cost=int(_number(env, "ATDESK_PASSWORD_TIME_COST", 3, low=1)),
+        password_memory_kib=int(_number(env, "ATDESK_PASSWORD_MEMORY_KIB", 65536, low=8)),
+        hello_timeout_s=_number(env, "ATDESK_HELLO_TIMEOUT_S", 10.0, low=0.1),
+    )
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)

@@ -1,0 +1,273 @@
+"""Conversations, their messages, cases and read cursors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import conversation_rules as rules
+from gateway.ids import format_time
+from gateway.models import Account, Brand, Case, Conversation, Message, ReadCursor
+from gateway.schemas import AccountRef, BrandRef, ConversationPublic, MessagePublic, Sender
+
+
+async def conversation_by_id(
+    session: AsyncSession, *, conversation_id: str, lock: bool = False
+) -> Conversation | None:
+    query = select(Conversation).where(Conversation.id == conversation_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def conversation_for_pair(
+    session: AsyncSession, *, consumer_id: str, brand_id: str, lock: bool = False
+) -> Conversation | None:
+    query = select(Conversation).where(
+        Conversation.consumer_id == consumer_id, Conversation.brand_id == brand_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def insert_conversation(
+    session: AsyncSession, *, conversation_id: str, brand_id: str, consumer_id: str,
+    now: datetime,
+) -> Conversation:  # fmt: skip
+    state = rules.NEW_THREAD
+    conversation = Conversation(
+        id=conversation_id, brand_id=brand_id, consumer_id=consumer_id,
+        status=state.status, case_number=state.case_number, last_seq=0,
+        created_at=now, last_message_at=now,
+    )  # fmt: skip
+    session.add(conversation)
+    await session.flush()
+    session.add(Case(conversation_id=conversation_id, number=state.case_number, opened_at=now))
+    return conversation
+
+
+async def message_by_client_id(
+    session: AsyncSession, *, sender_id: str, client_id: str
+) -> Message | None:
+    return (
+        await session.exec(
+            select(Message).where(Message.sender_id == sender_id, Message.client_id == client_id)
+        )
+    ).first()
+
+
+async def append_message(
+    session: AsyncSession, *, conversation: Conversation, message_id: str, sender_id: str,
+    sender_role: rules.SenderRole, sender_name: str, client_id: str, text: str, now: datetime,
+) -> bool:  # fmt: skip
+    """Give the message the next seq and apply the conversation rules to the (locked) row.
+
+    Returns whether the conversation's status or case changed. The sender has read
+    everything up to their own message, so their read cursor moves too.
+    """
+    before = rules.ThreadState(rules.Status(conversation.status), conversation.case_number)
+    after = rules.after_message(before, sender_role)
+    conversation.last_seq += 1
+    conversation.last_message_at = now
+    conversation.status = after.status
+    conversation.case_number = after.case_number
+    session.add(conversation)
+    session.add(
+        Message(
+            id=message_id, conversation_id=conversation.id, seq=conversation.last_seq,
+            sender_id=sender_id, sender_role=sender_role, sender_name=sender_name,
+            client_id=client_id, text=text, created_at=now,
+        )  # fmt: skip
+    )
+    if after.case_number != before.case_number:
+        session.add(Case(conversation_id=conversation.id, number=after.case_number, opened_at=now))
+    elif rules.is_first_response(sender_role):
+        await session.execute(
+            update(Case)
+            .where(
+                col(Case.conversation_id) == conversation.id,
+                col(Case.number) == conversation.case_number,
+                col(Case.first_response_at).is_(None),
+            )
+            .values(first_response_at=now)
+        )
+    await session.flush()
+    await move_read_cursor(
+        session, conversation_id=conversation.id, account_id=sender_id, seq=conversation.last_seq
+    )
+    return after != before
+
+
+async def messages_after(
+    session: AsyncSession, *, conversation_id: str, after_seq: int, limit: int
+) -> Sequence[Message]:
+    return (
+        await session.exec(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.seq > after_seq)
+            .order_by(col(Message.seq))
+            .limit(limit)
+        )
+    ).all()
+
+
+async def move_read_cursor(
+    session: AsyncSession, *, conversation_id: str, account_id: str, seq: int
+) -> None:
+    """Move the cursor forward to ``seq``; never backwards."""
+    insert: Any = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(ReadCursor).values(
+        conversation_id=conversation_id, account_id=account_id, seq=seq
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["conversation_id", "account_id"],
+            set_={"seq": statement.excluded.seq},
+            where=col(ReadCursor.seq) < statement.excluded.seq,
+        )
+    )
+
+
+async def read_cursors(session: AsyncSession, *, conversation_id: str) -> dict[str, int]:
+    rows = await session.exec(
+        select(ReadCursor.account_id, ReadCursor.seq).where(
+            ReadCursor.conversation_id == conversation_id
+        )
+    )
+    return dict(rows.all())
+
+
+async def resolve(
+    session: AsyncSession, *, conversation: Conversation, agent_estimate: int | None,
+    now: datetime,
+) -> bool:  # fmt: skip
+    """Resolve the current case; returns whether anything changed."""
+    before = rules.ThreadState(rules.Status(conversation.status), conversation.case_number)
+    after = rules.after_resolve(before)
+    if after == before:
+        return False
+    conversation.status = after.status
+    session.add(conversation)
+    await session.execute(
+        update(Case)
+        .where(
+            col(Case.conversation_id) == conversation.id,
+            col(Case.number) == conversation.case_number,
+        )
+        .values(resolved_at=now, agent_estimate=agent_estimate)
+    )
+    await session.flush()
+    return True
+
+
+async def set_assignee(
+    session: AsyncSession, *, conversation: Conversation, assignee_id: str | None
+) -> bool:
+    if conversation.assignee_id == assignee_id:
+        return False
+    conversation.assignee_id = assignee_id
+    session.add(conversation)
+    await session.flush()
+    return True
+
+
+# --- views: rows shaped as the wire objects ------------------------------------------
+
+_Assignee = aliased(Account)
+_Consumer = aliased(Account)
+
+
+def _view_query(viewer_id: str) -> Any:
+    return (
+        select(Conversation, Brand, _Consumer, _Assignee, ReadCursor.seq)
+        .join(Brand, col(Brand.id) == col(Conversation.brand_id))
+        .join(_Consumer, _Consumer.id == col(Conversation.consumer_id))
+        .outerjoin(_Assignee, _Assignee.id == col(Conversation.assignee_id))
+        .outerjoin(
+            ReadCursor,
+            and_(
+                col(ReadCursor.conversation_id) == col(Conversation.id),
+                col(ReadCursor.account_id) == viewer_id,
+            ),
+        )
+    )
+
+
+def conversation_view(
+    conversation: Conversation, brand: Brand, consumer: Account, assignee: Account | None,
+    read_seq: int | None,
+) -> ConversationPublic:  # fmt: skip
+    return ConversationPublic(
+        id=conversation.id,
+        brand=BrandRef(handle=brand.handle, name=brand.name, verified=brand.verified),
+        consumer=AccountRef(id=consumer.id, display_name=consumer.display_name),
+        status=rules.Status(conversation.status).value,
+        case=conversation.case_number,
+        assignee=None
+        if assignee is None
+        else AccountRef(id=assignee.id, display_name=assignee.display_name),
+        last_seq=conversation.last_seq,
+        last_message_at=format_time(conversation.last_message_at),
+        unread=max(0, conversation.last_seq - (read_seq or 0)),
+    )
+
+
+async def view_one(
+    session: AsyncSession, *, conversation_id: str, viewer_id: str
+) -> ConversationPublic | None:
+    row = (
+        await session.exec(_view_query(viewer_id).where(col(Conversation.id) == conversation_id))
+    ).first()
+    return None if row is None else conversation_view(*row)
+
+
+async def view_list(
+    session: AsyncSession, *, viewer_id: str, brand_ids: Sequence[str], status: str | None,
+    before: tuple[datetime, str] | None, limit: int,
+) -> list[ConversationPublic]:  # fmt: skip
+    """The viewer's own threads and their brands' threads, newest activity first."""
+    visible = col(Conversation.consumer_id) == viewer_id
+    if brand_ids:
+        visible = or_(visible, col(Conversation.brand_id).in_(brand_ids))
+    query = _view_query(viewer_id).where(visible)
+    if status is not None:
+        query = query.where(col(Conversation.status) == status)
+    if before is not None:
+        moment, conversation_id = before
+        query = query.where(
+            or_(
+                col(Conversation.last_message_at) < moment,
+                and_(
+                    col(Conversation.last_message_at) == moment,
+                    col(Conversation.id) < conversation_id,
+                ),
+            )
+        )
+    query = query.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+    rows = await session.exec(query.limit(limit))
+    return [conversation_view(*row) for row in rows]
+
+
+def message_view(message: Message) -> MessagePublic:
+    return MessagePublic(
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        id=message.id,
+        client_id=message.client_id,
+        sender=Sender(
+            id=message.sender_id,
+            role=rules.SenderRole(message.sender_role).value,
+            display_name=message.sender_name,
+        ),
+        text=message.text,
+        created_at=format_time(message.created_at),
+    )

@@ -1,0 +1,289 @@
+"""The socket loop: moves frames between a WebSocket and the protocol and handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from gateway.authz import Role, Viewer
+from gateway.errors import ApiError
+from gateway.ids import new_id
+from gateway.protocol import (
+    Ack,
+    Close,
+    CloseCode,
+    ErrorFrame,
+    FrameProtocol,
+    Handle,
+    Hello,
+    MessageFrame,
+    Ping,
+    Pong,
+    Read,
+    Reply,
+    Send,
+    ServerFrame,
+    Sync,
+    Synced,
+    Typing,
+    Welcome,
+    encode,
+)
+from gateway.ratelimit import TokenBucket
+from gateway.stores.conversations import message_view
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+log = logging.getLogger(__name__)
+
+# A socket this far behind is closed (4408) rather than allowed to hold memory without bound;
+# its client reconnects and syncs from the database.
+MAX_OUTBOX_FRAMES = 10_000
+SYNC_PAGE = 500
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
+    """Browsers send Origin; a page from another site must not use a visitor's session."""
+    if origin is None:
+        return True  # not a browser: native apps and servers send no Origin
+    origin = origin.rstrip("/")
+    if origin in allowed:
+        return True
+    return host is not None and urlsplit(origin).netloc == host
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    gateway: Gateway = websocket.app.state.gateway
+    origin = websocket.headers.get("origin")
+    if not origin_allowed(origin, websocket.headers.get("host"), gateway.settings.allowed_origins):
+        log.warning("socket refused: origin %s is not allowed", origin)
+        await websocket.close(code=CloseCode.FORBIDDEN_ORIGIN)
+        return
+    await websocket.accept()
+    await LiveConnection(websocket, gateway).run()
+
+
+class LiveConnection:
+    """One signed-in socket: reads frames in order, writes from one queue in order."""
+
+    def __init__(self, websocket: WebSocket, gateway: Gateway) -> None:
+        self._websocket = websocket
+        self._gateway = gateway
+        settings = gateway.settings
+        self._protocol = FrameProtocol(TokenBucket(settings.frame_rate_per_s, settings.frame_burst))
+        self._outbox: asyncio.Queue[str | Close] = asyncio.Queue()
+        self._closing = False
+        self._viewer: Viewer | None = None
+        self.socket_id = new_id("w")
+        # Highest seq handed to this socket per conversation: drops repeats.
+        self._delivered: dict[str, int] = {}
+        # Conversations being synced: live messages wait here so order holds.
+        self._syncing: dict[str, list[tuple[int, str]]] = {}
+
+    # --- Subscriber (called by the hub; never blocks) ----------------------------------
+
+    @property
+    def account_id(self) -> str:
+        return self.viewer.account_id
+
+    @property
+    def session_id(self) -> str:
+        return self.viewer.session_id
+
+    @property
+    def viewer(self) -> Viewer:
+        assert self._viewer is not None, "not signed in yet"
+        return self._viewer
+
+    def brand_ids(self) -> Iterable[str]:
+        return list(self.viewer.roles)
+
+    def set_role(self, brand_id: str, role: str | None) -> None:
+        roles = dict(self.viewer.roles)
+        if role is None:
+            roles.pop(brand_id, None)
+        else:
+            roles[brand_id] = Role(role)
+        self._viewer = Viewer(self.viewer.account_id, self.viewer.session_id, roles)
+
+    def deliver_message(self, conversation_id: str, seq: int, text: str) -> None:
+        waiting = self._syncing.get(conversation_id)
+        if waiting is not None:
+            waiting.append((seq, text))
+            return
+        if seq <= self._delivered.get(conversation_id, 0):
+            return
+        self._delivered[conversation_id] = seq
+        self.push(text)
+
+    def push(self, text: str) -> None:
+        if self._closing:
+            return
+        if self._outbox.qsize() >= MAX_OUTBOX_FRAMES:
+            log.warning("socket %s is too slow; closing it", self.socket_id)
+            self.close_soon(CloseCode.SLOW_CONSUMER, "too far behind: reconnect and sync")
+            return
+        self._outbox.put_nowait(text)
+
+    def close_soon(self, code: CloseCode, reason: str) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if code in (CloseCode.UNAUTHENTICATED, CloseCode.SLOW_CONSUMER):
+            # Nothing more for this socket: a revoked session must not get one more frame.
+            while not self._outbox.empty():
+                self._outbox.get_nowait()
+        self._outbox.put_nowait(Close(code, reason))
+
+    # --- the loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._write_loop())
+        try:
+            await self._read_loop()
+        except WebSocketDisconnect:
+            pass
+        except Exception:
+            log.exception("socket %s failed", self.socket_id)
+            self.close_soon(CloseCode.INTERNAL, "internal error")
+        finally:
+            if self._viewer is not None:
+                self._gateway.hub.remove(self)
+            self._closing = True
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(writer, timeout=5)
+            writer.cancel()
+
+    async def _read_loop(self) -> None:
+        timeout = self._gateway.settings.hello_timeout_s
+        while not self._closing:
+            try:
+                message = await asyncio.wait_for(
+                    self._websocket.receive(), None if self._viewer else timeout
+                )
+            except asyncio.TimeoutError:
+                self.close_soon(CloseCode.UNAUTHENTICATED, "no hello within the time allowed")
+                return
+            if message["type"] == "websocket.disconnect":
+                self._closing = True
+                self._outbox.put_nowait(Close(CloseCode.GOING_AWAY, ""))
+                return
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            await self._on_frame(raw)
+
+    async def _on_frame(self, raw: str | bytes) -> None:
+        decision = self._protocol.receive(raw)
+        if isinstance(decision, Close):
+            self.close_soon(decision.code, decision.reason)
+        elif isinstance(decision, Reply):
+            self.push(encode(decision.frame))
+        elif isinstance(decision, Handle):
+            frame = decision.frame
+            try:
+                await self._handle(frame)
+            except ApiError as error:
+                self._reply_error(frame.ref, error.code, error.message)
+            except Exception:
+                log.exception("socket %s: %s frame failed", self.socket_id, type(frame).__name__)
+                self._reply_error(frame.ref, "internal", "the gateway failed; it has been logged")
+
+    async def _handle(self, frame: Hello | Send | Sync | Read | Typing | Ping) -> None:
+        handler = self._gateway.conversations
+        match frame:
+            case Hello():
+                await self._hello(frame)
+            case Send():
+                await self._send(frame)
+            case Sync():
+                await self._sync(frame)
+            case Read():
+                await handler.mark_read(self.viewer, frame.conversation_id, frame.seq)
+            case Typing():
+                await handler.typing(self.viewer, frame.conversation_id)
+            case Ping():
+                self._reply(Pong(ref=frame.ref))
+
+    async def _hello(self, frame: Hello) -> None:
+        viewer = await self._gateway.accounts.authenticate(frame.token)
+        if viewer is None:
+            self.close_soon(CloseCode.UNAUTHENTICATED, "bad or expired token")
+            return
+        self._protocol.hello_accepted()
+        self._viewer = viewer
+        self._gateway.hub.add(self)
+        self._reply(
+            Welcome(account_id=viewer.account_id, heartbeat_s=self._gateway.settings.heartbeat_s)
+        )
+
+    async def _send(self, frame: Send) -> None:
+        wait = self._gateway.send_bucket(self.viewer.account_id).take()
+        if wait > 0:
+            decision = self._protocol.refuse_for_rate(wait, frame.ref)
+            if isinstance(decision, Close):
+                self.close_soon(decision.code, decision.reason)
+            elif isinstance(decision, Reply):
+                self.push(encode(decision.frame))
+            return
+        message = await self._gateway.conversations.send(self.viewer, frame)
+        self._reply(
+            Ack(
+                ref=frame.ref, client_id=message.client_id, conversation_id=message.conversation_id,
+                seq=message.seq, id=message.id, created_at=message_view(message).created_at,
+            )  # fmt: skip
+        )
+
+    async def _sync(self, frame: Sync) -> None:
+        handler = self._gateway.conversations
+        conversation_id = frame.conversation_id
+        await handler.participants(self.viewer, conversation_id)
+        self._syncing[conversation_id] = []
+        after = frame.after_seq
+        last_seq = after
+        try:
+            while True:
+                page = await handler.history(
+                    self.viewer, conversation_id, after_seq=after, limit=SYNC_PAGE
+                )
+                for message in page.messages:
+                    self.push(encode(MessageFrame(message=message)))
+                last_seq = page.last_seq
+                if len(page.messages) < SYNC_PAGE:
+                    break
+                after = page.messages[-1].seq
+            delivered = self._delivered.get(conversation_id, 0)
+            self._delivered[conversation_id] = max(delivered, last_seq)
+            self._reply(Synced(ref=frame.ref, conversation_id=conversation_id, last_seq=last_seq))
+        finally:
+            for seq, text in self._syncing.pop(conversation_id):
+                self.deliver_message(conversation_id, seq, text)
+
+    def _reply(self, frame: ServerFrame) -> None:
+        self.push(encode(frame))
+
+    def _reply_error(self, ref: str | None, code: str, message: str) -> None:
+        if code == "invalid_input":
+            code = "invalid_frame"
+        self._reply(ErrorFrame(ref=ref, code=code, message=message))
+
+    async def _write_loop(self) -> None:
+        while True:
+            item = await self._outbox.get()
+            if isinstance(item, Close):
+                with contextlib.suppress(Exception):
+                    await self._websocket.close(code=item.code, reason=item.reason)
+                return
+            try:
+                await self._websocket.send_text(item)
+            except Exception:
+                # The peer is gone; the read loop sees the disconnect and cleans up.
+                self._closing = True
+                return
