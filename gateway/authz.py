@@ -31,6 +31,7 @@ class Viewer:
     account_id: str
     session_id: str
     roles: dict[str, Role] = field(default_factory=dict)
+    display_name: str = ""
 
 
 def conversation_access(viewer: Viewer, *, brand_id: str, consumer_id: str) -> Access:
@@ -71,8 +72,10 @@ def check_member_change(
     """May ``actor_role`` set a member whose role is ``target_role`` to ``new_role``?
 
     ``new_role`` None means removal. Owners are changed only by owners, and nobody
-    is made owner through the members endpoint.
+    is made owner through the members endpoint. Agents manage nobody.
     """
+    if actor_role not in (Role.OWNER, Role.ADMIN):
+        raise forbidden("only the brand's owners and admins can do this")
     if new_role is Role.OWNER:
         raise ApiError(422, "invalid_input", "role must be admin or agent")
     if target_role is Role.OWNER and actor_role is not Role.OWNER:

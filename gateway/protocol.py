@@ -23,7 +23,8 @@ MAX_FRAME_BYTES = 64 * 1024
 
 Ref = Annotated[str, Meta(max_length=128)]
 Id = Annotated[str, Meta(min_length=1, max_length=64)]
-Seq = Annotated[int, Meta(ge=0)]
+# Bounded like the HTTP after_seq: larger numbers overflow the database's integers.
+Seq = Annotated[int, Meta(ge=0, le=2**53)]
 
 
 class CloseCode(enum.IntEnum):
@@ -190,7 +191,8 @@ def _ref_of(raw: bytes | str) -> str | None:
     except msgspec.DecodeError:
         return None
     ref = value.get("ref") if isinstance(value, dict) else None
-    return ref if isinstance(ref, str) and len(ref) <= 128 else None
+    # Echoed even when too long to be valid, so the client can match the error to its frame.
+    return ref if isinstance(ref, str) else None
 
 
 def parse_frame(raw: bytes | str) -> AnyClientFrame:
@@ -236,7 +238,9 @@ class FrameProtocol:
         except ProtocolError as error:
             return Reply(ErrorFrame(code=error.code, message=error.message, ref=error.ref))
         if isinstance(frame, Hello):
-            return Reply(ErrorFrame(code="invalid_frame", message="already said hello", ref=frame.ref))
+            return Reply(
+                ErrorFrame(code="invalid_frame", message="already said hello", ref=frame.ref)
+            )
         self._strikes = 0
         return Handle(frame)
 
@@ -248,8 +252,10 @@ class FrameProtocol:
         retry = math.ceil(wait_s * 1000) / 1000
         return Reply(
             ErrorFrame(
-                code="rate_limited", message=f"too many frames; retry in {retry:g} s",
-                ref=ref, retry_after_s=retry,
+                code="rate_limited",
+                message=f"too many frames; retry in {retry:g} s",
+                ref=ref,
+                retry_after_s=retry,
             )  # fmt: skip
         )
 

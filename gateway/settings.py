@@ -17,7 +17,7 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = "sqlite+aiosqlite:///var/atdesk.sqlite3"
+    database_url: str = "sqlite:///var/atdesk.sqlite3"
     redis_url: str | None = None
     allowed_origins: tuple[str, ...] = ()
     hello_timeout_s: float = 10.0
@@ -58,16 +58,17 @@ def _database_url(raw: str | None) -> str:
     except ArgumentError:
         raise SettingsError(
             f"ATDESK_DATABASE_URL={raw!r} is not a database URL "
-            "(try sqlite+aiosqlite:///var/atdesk.sqlite3 or postgresql+asyncpg://host/db)"
+            "(try sqlite:///var/atdesk.sqlite3 or postgresql://host/db)"
         ) from None
-    drivers = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
-    if url.drivername in drivers:
-        url = url.set(drivername=drivers[url.drivername])
-    if url.drivername not in drivers.values():
+    drivers = {
+        "sqlite": "sqlite", "sqlite+pysqlite": "sqlite",
+        "postgresql": "postgresql+psycopg", "postgresql+psycopg": "postgresql+psycopg",
+    }  # fmt: skip
+    if url.drivername not in drivers:
         raise SettingsError(
-            f"ATDESK_DATABASE_URL uses {url.drivername!r}; "
-            "use sqlite+aiosqlite:// or postgresql+asyncpg://"
+            f"ATDESK_DATABASE_URL uses {url.drivername!r}; use sqlite:///path or postgresql://..."
         )
+    url = url.set(drivername=drivers[url.drivername])
     return url.render_as_string(hide_password=False)
 
 
@@ -91,9 +92,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         send_burst=int(_number(env, "ATDESK_SEND_BURST", Settings.send_burst, low=1)),
         frame_rate_per_s=_number(env, "ATDESK_FRAME_RATE", Settings.frame_rate_per_s, low=0.1),
         frame_burst=int(_number(env, "ATDESK_FRAME_BURST", Settings.frame_burst, low=1)),
-        login_attempts_per_minute=int(
-            _number(env, "ATDESK_LOGIN_ATTEMPTS_PER_MINUTE", 10, low=1)
-        ),
+        login_attempts_per_minute=int(_number(env, "ATDESK_LOGIN_ATTEMPTS_PER_MINUTE", 10, low=1)),
         password_time_cost=int(_number(env, "ATDESK_PASSWORD_TIME_COST", 3, low=1)),
         password_memory_kib=int(_number(env, "ATDESK_PASSWORD_MEMORY_KIB", 65536, low=8)),
         hello_timeout_s=_number(env, "ATDESK_HELLO_TIMEOUT_S", 10.0, low=0.1),

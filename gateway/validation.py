@@ -23,9 +23,7 @@ def normalize_handle(raw: str) -> str:
     """The canonical handle for ``raw`` (``@ACME`` -> ``acme``), or ``invalid_handle``."""
     handle = raw.strip().removeprefix("@").lower()
     if not HANDLE_PATTERN.fullmatch(handle):
-        raise ApiError(
-            422, "invalid_handle", "a handle is 2 to 30 characters of a-z, 0-9 and _"
-        )
+        raise ApiError(422, "invalid_handle", "a handle is 2 to 30 characters of a-z, 0-9 and _")
     if handle in RESERVED_HANDLES:
         raise ApiError(422, "invalid_handle", f"the handle @{handle} is reserved")
     return handle

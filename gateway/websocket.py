@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 # its client reconnects and syncs from the database.
 MAX_OUTBOX_FRAMES = 10_000
 SYNC_PAGE = 500
+MAX_SENDS_IN_FLIGHT = 100
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
@@ -86,6 +88,7 @@ class LiveConnection:
         self._delivered: dict[str, int] = {}
         # Conversations being synced: live messages wait here so order holds.
         self._syncing: dict[str, list[tuple[int, str]]] = {}
+        self._sends_in_flight: set[asyncio.Task[None]] = set()
 
     # --- Subscriber (called by the hub; never blocks) ----------------------------------
 
@@ -111,7 +114,7 @@ class LiveConnection:
             roles.pop(brand_id, None)
         else:
             roles[brand_id] = Role(role)
-        self._viewer = Viewer(self.viewer.account_id, self.viewer.session_id, roles)
+        self._viewer = dataclasses.replace(self.viewer, roles=roles)
 
     def deliver_message(self, conversation_id: str, seq: int, text: str) -> None:
         waiting = self._syncing.get(conversation_id)
@@ -168,7 +171,7 @@ class LiveConnection:
                 message = await asyncio.wait_for(
                     self._websocket.receive(), None if self._viewer else timeout
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.close_soon(CloseCode.UNAUTHENTICATED, "no hello within the time allowed")
                 return
             if message["type"] == "websocket.disconnect":
@@ -186,15 +189,25 @@ class LiveConnection:
             self.close_soon(decision.code, decision.reason)
         elif isinstance(decision, Reply):
             self.push(encode(decision.frame))
+        elif isinstance(decision, Handle) and isinstance(decision.frame, Send):
+            # Sends run concurrently so that a client's pipelined sends share commits; they
+            # are submitted in frame order, so they are committed in that order too.
+            task = asyncio.create_task(self._handle_guarded(decision.frame))
+            self._sends_in_flight.add(task)
+            task.add_done_callback(self._sends_in_flight.discard)
+            if len(self._sends_in_flight) >= MAX_SENDS_IN_FLIGHT:
+                await asyncio.wait(self._sends_in_flight, return_when=asyncio.FIRST_COMPLETED)
         elif isinstance(decision, Handle):
-            frame = decision.frame
-            try:
-                await self._handle(frame)
-            except ApiError as error:
-                self._reply_error(frame.ref, error.code, error.message)
-            except Exception:
-                log.exception("socket %s: %s frame failed", self.socket_id, type(frame).__name__)
-                self._reply_error(frame.ref, "internal", "the gateway failed; it has been logged")
+            await self._handle_guarded(decision.frame)
+
+    async def _handle_guarded(self, frame: Hello | Send | Sync | Read | Typing | Ping) -> None:
+        try:
+            await self._handle(frame)
+        except ApiError as error:
+            self._reply_error(frame.ref, error.code, error.message)
+        except Exception:
+            log.exception("socket %s: %s frame failed", self.socket_id, type(frame).__name__)
+            self._reply_error(frame.ref, "internal", "the gateway failed; it has been logged")
 
     async def _handle(self, frame: Hello | Send | Sync | Read | Typing | Ping) -> None:
         handler = self._gateway.conversations
@@ -236,8 +249,12 @@ class LiveConnection:
         message = await self._gateway.conversations.send(self.viewer, frame)
         self._reply(
             Ack(
-                ref=frame.ref, client_id=message.client_id, conversation_id=message.conversation_id,
-                seq=message.seq, id=message.id, created_at=message_view(message).created_at,
+                ref=frame.ref,
+                client_id=message.client_id,
+                conversation_id=message.conversation_id,
+                seq=message.seq,
+                id=message.id,
+                created_at=message_view(message).created_at,
             )  # fmt: skip
         )
 

@@ -7,16 +7,25 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from gateway import validation
-from gateway.authz import Viewer
+from gateway.authz import Role, Viewer
 from gateway.bus import Bus
-from gateway.database import Database
+from gateway.database import Database, Transaction
 from gateway.errors import ApiError
 from gateway.events import SessionRevoked
 from gateway.ids import format_time, new_id, utc_now
+from gateway.models import Account
 from gateway.ratelimit import FailureWindow
-from gateway.schemas import AccountCreate, AccountPublic, BrandRole, Me, SessionCreate, SessionCreated
+from gateway.schemas import (
+    AccountCreate,
+    AccountPublic,
+    BrandRole,
+    Me,
+    SessionCreate,
+    SessionCreated,
+)
 from gateway.secrets import Passwords, new_token, token_hash
 from gateway.settings import Settings
 from gateway.stores import accounts as store
@@ -38,17 +47,20 @@ class AccountHandler:
         validation.check_password(body.password)
         password_hash = await asyncio.to_thread(self._passwords.hash, body.password)
         taken = ApiError(409, "email_taken", f"an account with {email} already exists")
+
+        def create_account(tx: Transaction) -> Account:
+            if store.account_by_email(tx.session, email=email) is not None:
+                raise taken
+            return store.insert_account(
+                tx.session, account_id=new_id("a"), email=email, display_name=display_name,
+                password_hash=password_hash, now=utc_now(),
+            )  # fmt: skip
+
         try:
-            async with self._db.transaction() as tx:
-                if await store.account_by_email(tx.session, email=email) is not None:
-                    raise taken
-                account = await store.insert_account(
-                    tx.session, account_id=new_id("a"), email=email, display_name=display_name,
-                    password_hash=password_hash, now=utc_now(),
-                )  # fmt: skip
+            account = await self._db.write(create_account)
         except IntegrityError:
             raise taken from None
-        log.info("account created", extra={"account_id": account.id})
+        log.info("account %s created", account.id)
         return AccountPublic(id=account.id, email=account.email, display_name=account.display_name)
 
     async def sign_in(self, body: SessionCreate, *, client_ip: str) -> SessionCreated:
@@ -57,8 +69,7 @@ class AccountHandler:
         wait = max(self._login_failures.retry_after(key) for key in keys)
         if wait > 0:
             raise RateLimited(wait)
-        async with self._db.reader() as session:
-            account = await store.account_by_email(session, email=email)
+        account = await self._db.read(lambda session: store.account_by_email(session, email=email))
         stored_hash = None if account is None else account.password_hash
         ok = await asyncio.to_thread(self._passwords.verify, stored_hash, body.password)
         if account is None or not ok:
@@ -72,38 +83,55 @@ class AccountHandler:
         new_hash = None
         if self._passwords.needs_rehash(account.password_hash):
             new_hash = await asyncio.to_thread(self._passwords.hash, body.password)
-        async with self._db.transaction() as tx:
+            log.info("account %s: password rehashed with current parameters", account.id)
+
+        def open_session(tx: Transaction) -> None:
             if new_hash is not None:
-                await store.set_password_hash(
-                    tx.session, account_id=account.id, password_hash=new_hash
-                )
-            await store.insert_session(
+                store.set_password_hash(tx.session, account_id=account.id, password_hash=new_hash)
+            store.insert_session(
                 tx.session, session_id=new_id("s"), account_id=account.id,
                 token_hash=token_hash(token), device_name=body.device_name, now=now,
                 expires_at=expires_at,
             )  # fmt: skip
-        return SessionCreated(token=token, account_id=account.id, expires_at=format_time(expires_at))
+
+        await self._db.write(open_session)
+        return SessionCreated(
+            token=token, account_id=account.id, expires_at=format_time(expires_at)
+        )
 
     async def authenticate(self, token: str) -> Viewer | None:
         """The viewer a bearer token stands for, with their brand roles; None if it is dead."""
         if not token:
             return None
-        async with self._db.reader() as session:
-            found = await store.live_session(session, token_hash=token_hash(token), now=utc_now())
+
+        def load_viewer(session: Session) -> Viewer | None:
+            found = store.live_session(session, token_hash=token_hash(token), now=utc_now())
             if found is None:
                 return None
-            roles = await store.roles_of(session, account_id=found.account_id)
-        return Viewer(account_id=found.account_id, session_id=found.id, roles=roles)
+            auth_session, account = found
+            return Viewer(
+                account_id=account.id, session_id=auth_session.id,
+                display_name=account.display_name,
+                roles=store.roles_of(session, account_id=account.id),
+            )  # fmt: skip
+
+        return await self._db.read(load_viewer)
 
     async def sign_out(self, viewer: Viewer) -> None:
-        async with self._db.transaction() as tx:
-            await store.revoke_session(tx.session, session_id=viewer.session_id, now=utc_now())
+        def revoke(tx: Transaction) -> None:
+            store.revoke_session(tx.session, session_id=viewer.session_id, now=utc_now())
             tx.after_commit(lambda: self._bus.publish(SessionRevoked(session_id=viewer.session_id)))
 
+        await self._db.write(revoke)
+
     async def me(self, viewer: Viewer) -> Me:
-        async with self._db.reader() as session:
-            account = await store.account_by_id(session, account_id=viewer.account_id)
-            brands = await store.brand_roles_of(session, account_id=viewer.account_id)
+        def load(session: Session) -> tuple[Account | None, list[tuple[str, Role]]]:
+            return (
+                store.account_by_id(session, account_id=viewer.account_id),
+                store.brand_roles_of(session, account_id=viewer.account_id),
+            )
+
+        account, brands = await self._db.read(load)
         if account is None:
             raise ApiError(401, "unauthenticated", "this account no longer exists")
         return Me(

@@ -9,12 +9,19 @@ from sqlalchemy.exc import IntegrityError
 from gateway import authz, validation
 from gateway.authz import Role, Viewer
 from gateway.bus import Bus
-from gateway.database import Database
+from gateway.database import Database, Transaction
 from gateway.errors import ApiError
 from gateway.events import MembershipChanged
 from gateway.ids import new_id, utc_now
 from gateway.models import Brand
-from gateway.schemas import BrandCreate, BrandList, BrandPublic, MemberAdd, MemberAdded, ServiceFigures
+from gateway.schemas import (
+    BrandCreate,
+    BrandList,
+    BrandPublic,
+    MemberAdd,
+    MemberAdded,
+    ServiceFigures,
+)
 from gateway.stores import accounts as account_store
 from gateway.stores import brands as store
 
@@ -49,19 +56,22 @@ class BrandHandler:
         name = validation.normalize_brand_name(body.name)
         description = validation.normalize_description(body.description)
         taken = ApiError(409, "handle_taken", f"the handle @{handle} is already registered")
-        brand_id = new_id("b")
+
+        def create_brand(tx: Transaction) -> Brand:
+            if store.brand_by_handle(tx.session, handle=handle) is not None:
+                raise taken
+            brand = store.insert_brand(
+                tx.session, brand_id=new_id("b"), handle=handle, name=name,
+                description=description, owner_id=viewer.account_id, now=utc_now(),
+            )  # fmt: skip
+            tx.after_commit(lambda: self._publish_role(brand.id, viewer.account_id, Role.OWNER))
+            return brand
+
         try:
-            async with self._db.transaction() as tx:
-                if await store.brand_by_handle(tx.session, handle=handle) is not None:
-                    raise taken
-                brand = await store.insert_brand(
-                    tx.session, brand_id=brand_id, handle=handle, name=name,
-                    description=description, owner_id=viewer.account_id, now=utc_now(),
-                )  # fmt: skip
-                tx.after_commit(lambda: self._publish_role(brand_id, viewer.account_id, Role.OWNER))
+            brand = await self._db.write(create_brand)
         except IntegrityError:
             raise taken from None
-        log.info("brand created", extra={"brand": handle, "account_id": viewer.account_id})
+        log.info("brand @%s created by %s", handle, viewer.account_id)
         return brand_view(brand)
 
     async def get(self, raw_handle: str) -> BrandPublic:
@@ -69,8 +79,9 @@ class BrandHandler:
 
     async def search(self, query: str, limit: int) -> BrandList:
         prefix = query.strip().removeprefix("@")
-        async with self._db.reader() as session:
-            brands = await store.search_brands(session, prefix=prefix, limit=limit)
+        brands = await self._db.read(
+            lambda session: store.search_brands(session, prefix=prefix, limit=limit)
+        )
         return BrandList(brands=[brand_view(brand) for brand in brands])
 
     async def put_member(self, viewer: Viewer, raw_handle: str, body: MemberAdd) -> MemberAdded:
@@ -78,37 +89,47 @@ class BrandHandler:
         actor = authz.require_brand_admin(viewer, brand_id=brand.id)
         email = body.email.strip().lower()
         new_role = Role(body.role)
-        async with self._db.transaction() as tx:
-            account = await account_store.account_by_email(tx.session, email=email)
+
+        def put_member(tx: Transaction) -> str:
+            account = account_store.account_by_email(tx.session, email=email)
             if account is None:
                 raise ApiError(404, "unknown_account", f"no account with {email}")
-            current = await store.member_role(tx.session, brand_id=brand.id, account_id=account.id)
+            current = store.member_role(tx.session, brand_id=brand.id, account_id=account.id)
             authz.check_member_change(actor, target_role=current, new_role=new_role)
-            await store.put_member(
+            if current is Role.OWNER and store.count_owners(tx.session, brand_id=brand.id) == 1:
+                raise ApiError(409, "last_owner", "a brand keeps at least one owner")
+            store.put_member(
                 tx.session, brand_id=brand.id, account_id=account.id, role=new_role, now=utc_now()
             )
             tx.after_commit(lambda: self._publish_role(brand.id, account.id, new_role))
-        return MemberAdded(account_id=account.id, role=body.role)
+            return account.id
+
+        account_id = await self._db.write(put_member)
+        return MemberAdded(account_id=account_id, role=body.role)
 
     async def remove_member(self, viewer: Viewer, raw_handle: str, account_id: str) -> None:
         brand = await self._brand(raw_handle)
         actor = authz.require_brand_admin(viewer, brand_id=brand.id)
-        async with self._db.transaction() as tx:
-            current = await store.member_role(tx.session, brand_id=brand.id, account_id=account_id)
+
+        def remove_member(tx: Transaction) -> None:
+            current = store.member_role(tx.session, brand_id=brand.id, account_id=account_id)
             if current is None:
-                raise ApiError(404, "unknown_member", f"that account is not a member of @{brand.handle}")
+                raise ApiError(
+                    404, "unknown_member", f"that account is not a member of @{brand.handle}"
+                )
             authz.check_member_change(actor, target_role=current, new_role=None)
-            if current is Role.OWNER and await store.count_owners(tx.session, brand_id=brand.id) == 1:
+            if current is Role.OWNER and store.count_owners(tx.session, brand_id=brand.id) == 1:
                 raise ApiError(409, "last_owner", "a brand keeps at least one owner")
-            await store.remove_member(tx.session, brand_id=brand.id, account_id=account_id)
+            store.remove_member(tx.session, brand_id=brand.id, account_id=account_id)
             tx.after_commit(lambda: self._publish_role(brand.id, account_id, None))
+
+        await self._db.write(remove_member)
 
     async def _brand(self, raw_handle: str) -> Brand:
         handle = validation.lookup_handle(raw_handle)
         if handle is None:
             raise unknown_brand(raw_handle.lower())
-        async with self._db.reader() as session:
-            brand = await store.brand_by_handle(session, handle=handle)
+        brand = await self._db.read(lambda session: store.brand_by_handle(session, handle=handle))
         if brand is None:
             raise unknown_brand(handle)
         return brand

@@ -7,20 +7,26 @@ import binascii
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Session
 
 from gateway import authz, validation
 from gateway.authz import Viewer
 from gateway.bus import Bus
 from gateway.conversation_rules import SenderRole
-from gateway.database import Database, Transaction
+from gateway.database import Database, GroupCommit, Transaction
 from gateway.errors import ApiError, invalid_input, not_found
 from gateway.events import ConversationChanged, MessageCommitted, ReadMoved, TypingStarted
 from gateway.handlers.brands import unknown_brand
-from gateway.ids import format_time, new_id, parse_time, utc_now
-from gateway.models import Account, Conversation, Message
+from gateway.ids import new_id, parse_time, utc_now
+from gateway.models import Conversation, Message
 from gateway.protocol import Send
-from gateway.schemas import AssignBody, ConversationList, ConversationPublic, MessagePage, ResolveBody
+from gateway.schemas import (
+    AssignBody,
+    ConversationList,
+    ConversationPublic,
+    MessagePage,
+    ResolveBody,
+)
 from gateway.stores import brands as brand_store
 from gateway.stores import conversations as store
 
@@ -34,58 +40,52 @@ class ConversationHandler:
         self._db = db
         self._bus = bus
         self._participants: dict[str, tuple[str, str]] = {}
+        self._sends = GroupCommit(db, self._send_in)
 
     # --- sending -----------------------------------------------------------------------
 
     async def send(self, viewer: Viewer, frame: Send) -> Message:
         """Commit one message (or find the one this client_id already made) and publish it."""
         try:
-            return await self._send_once(viewer, frame)
+            return await self._sends.submit((viewer, frame))
         except IntegrityError:
-            # Another socket committed the same client_id (or opened the same thread) first.
-            return await self._send_once(viewer, frame)
+            # Another node committed the same client_id (or opened the same thread) first.
+            return await self._sends.submit((viewer, frame))
 
-    async def _send_once(self, viewer: Viewer, frame: Send) -> Message:
-        async with self._db.transaction() as tx:
-            session = tx.session
-            existing = await store.message_by_client_id(
-                session, sender_id=viewer.account_id, client_id=frame.client_id
-            )
-            if existing is not None:
-                return existing
-            conversation, created = await self._thread_for_send(session, viewer, frame)
-            sender = await session.get(Account, viewer.account_id)
-            if sender is None:
-                raise ApiError(401, "unauthenticated", "this account no longer exists")
-            role = (
-                SenderRole.CONSUMER
-                if viewer.account_id == conversation.consumer_id
-                else SenderRole.AGENT
-            )
-            now = utc_now()
-            message_id = new_id("m")
-            changed = await store.append_message(
-                session, conversation=conversation, message_id=message_id,
-                sender_id=viewer.account_id, sender_role=role, sender_name=sender.display_name,
-                client_id=frame.client_id, text=frame.text.strip(), now=now,
-            )  # fmt: skip
-            message = await session.get(Message, message_id)
-            assert message is not None
-            if created or changed:
-                await self._publish_conversation(tx, conversation)
-            event = MessageCommitted(
-                brand_id=conversation.brand_id,
-                consumer_id=conversation.consumer_id,
-                message=store.message_view(message),
-            )
-            tx.after_commit(lambda: self._bus.publish(event))
-        return message
+    def _send_in(self, tx: Transaction, unit: tuple[Viewer, Send]) -> Message:
+        viewer, frame = unit
+        session = tx.session
+        existing = store.message_by_client_id(
+            session, sender_id=viewer.account_id, client_id=frame.client_id
+        )
+        if existing is not None:
+            return existing
+        conversation, created = self._thread_for_send(session, viewer, frame)
+        role = (
+            SenderRole.CONSUMER
+            if viewer.account_id == conversation.consumer_id
+            else SenderRole.AGENT
+        )
+        appended = store.append_message(
+            session, conversation=conversation, message_id=new_id("m"),
+            sender_id=viewer.account_id, sender_role=role, sender_name=viewer.display_name,
+            client_id=frame.client_id, text=frame.text.strip(), now=utc_now(),
+        )  # fmt: skip
+        if created or appended.conversation_changed:
+            self._publish_conversation(tx, conversation)
+        event = MessageCommitted(
+            brand_id=conversation.brand_id,
+            consumer_id=conversation.consumer_id,
+            message=store.message_view(appended.row),
+        )
+        tx.after_commit(lambda: self._bus.publish(event))
+        return appended.row
 
-    async def _thread_for_send(
-        self, session: AsyncSession, viewer: Viewer, frame: Send
+    def _thread_for_send(
+        self, session: Session, viewer: Viewer, frame: Send
     ) -> tuple[Conversation, bool]:
         if frame.conversation_id is not None:
-            conversation = await store.conversation_by_id(
+            conversation = store.conversation_by_id(
                 session, conversation_id=frame.conversation_id, lock=True
             )
             if conversation is None:
@@ -96,23 +96,23 @@ class ConversationHandler:
             return conversation, False
         raw_to = frame.to or ""
         handle = validation.lookup_handle(raw_to)
-        brand = None if handle is None else await brand_store.brand_by_handle(session, handle=handle)
+        brand = None if handle is None else brand_store.brand_by_handle(session, handle=handle)
         if brand is None:
             raise unknown_brand(raw_to.strip().removeprefix("@").lower())
-        conversation = await store.conversation_for_pair(
+        conversation = store.conversation_for_pair(
             session, consumer_id=viewer.account_id, brand_id=brand.id, lock=True
         )
         if conversation is not None:
             return conversation, False
-        conversation = await store.insert_conversation(
+        conversation = store.insert_conversation(
             session, conversation_id=new_id("c"), brand_id=brand.id,
             consumer_id=viewer.account_id, now=utc_now(),
         )  # fmt: skip
         return conversation, True
 
-    async def _publish_conversation(self, tx: Transaction, conversation: Conversation) -> None:
-        await tx.session.flush()
-        view = await store.view_one(
+    def _publish_conversation(self, tx: Transaction, conversation: Conversation) -> None:
+        tx.session.flush()
+        view = store.view_one(
             tx.session, conversation_id=conversation.id, viewer_id=conversation.consumer_id
         )
         assert view is not None
@@ -120,7 +120,7 @@ class ConversationHandler:
             brand_id=conversation.brand_id,
             consumer_id=conversation.consumer_id,
             conversation=view,
-            read_seqs=await store.read_cursors(tx.session, conversation_id=conversation.id),
+            read_seqs=store.read_cursors(tx.session, conversation_id=conversation.id),
         )
         tx.after_commit(lambda: self._bus.publish(event))
 
@@ -129,34 +129,43 @@ class ConversationHandler:
     async def history(
         self, viewer: Viewer, conversation_id: str, *, after_seq: int, limit: int
     ) -> MessagePage:
-        async with self._db.reader() as session:
-            conversation = await self._visible(session, viewer, conversation_id)
-            messages = await store.messages_after(
+        def load(session: Session) -> MessagePage:
+            conversation = _visible(session, viewer, conversation_id)
+            messages = store.messages_after(
                 session, conversation_id=conversation.id, after_seq=after_seq, limit=limit
             )
-        return MessagePage(
-            messages=[store.message_view(message) for message in messages],
-            last_seq=conversation.last_seq,
-        )
+            return MessagePage(
+                messages=[store.message_view(message) for message in messages],
+                last_seq=conversation.last_seq,
+            )
+
+        return await self._db.read(load)
 
     async def get(self, viewer: Viewer, conversation_id: str) -> ConversationPublic:
-        async with self._db.reader() as session:
-            await self._visible(session, viewer, conversation_id)
-            view = await store.view_one(
+        def load(session: Session) -> ConversationPublic:
+            _visible(session, viewer, conversation_id)
+            view = store.view_one(
                 session, conversation_id=conversation_id, viewer_id=viewer.account_id
             )
-        assert view is not None
-        return view
+            assert view is not None
+            return view
+
+        return await self._db.read(load)
 
     async def list(
         self, viewer: Viewer, *, status: str | None, before: str | None, limit: int
     ) -> ConversationList:
-        async with self._db.reader() as session:
-            views = await store.view_list(
-                session, viewer_id=viewer.account_id, brand_ids=sorted(viewer.roles),
-                status=status, before=None if before is None else _decode_cursor(before),
+        after = None if before is None else _decode_cursor(before)
+        views = await self._db.read(
+            lambda session: store.view_list(
+                session,
+                viewer_id=viewer.account_id,
+                brand_ids=sorted(viewer.roles),
+                status=status,
+                before=after,
                 limit=limit + 1,
             )  # fmt: skip
+        )
         more = len(views) > limit
         views = views[:limit]
         return ConversationList(
@@ -168,10 +177,9 @@ class ConversationHandler:
         """(brand id, consumer id) of a conversation the viewer takes part in, else not_found."""
         known = self._participants.get(conversation_id)
         if known is None:
-            async with self._db.reader() as session:
-                conversation = await store.conversation_by_id(
-                    session, conversation_id=conversation_id
-                )
+            conversation = await self._db.read(
+                lambda session: store.conversation_by_id(session, conversation_id=conversation_id)
+            )
             if conversation is None:
                 raise not_found()
             known = (conversation.brand_id, conversation.consumer_id)
@@ -181,41 +189,34 @@ class ConversationHandler:
         authz.require_participant(viewer, brand_id=known[0], consumer_id=known[1])
         return known
 
-    async def _visible(
-        self, session: AsyncSession, viewer: Viewer, conversation_id: str
-    ) -> Conversation:
-        conversation = await store.conversation_by_id(session, conversation_id=conversation_id)
-        if conversation is None:
-            raise not_found()
-        authz.require_participant(
-            viewer, brand_id=conversation.brand_id, consumer_id=conversation.consumer_id
-        )
-        return conversation
-
     # --- receipts and typing -----------------------------------------------------------
 
     async def mark_read(self, viewer: Viewer, conversation_id: str, seq: int) -> None:
         brand_id, consumer_id = await self.participants(viewer, conversation_id)
-        async with self._db.transaction() as tx:
-            conversation = await store.conversation_by_id(
-                tx.session, conversation_id=conversation_id
-            )
+
+        def move_cursor(tx: Transaction) -> None:
+            conversation = store.conversation_by_id(tx.session, conversation_id=conversation_id)
             assert conversation is not None
-            seq = min(seq, conversation.last_seq)
-            await store.move_read_cursor(
-                tx.session, conversation_id=conversation_id, account_id=viewer.account_id, seq=seq
-            )
+            read_seq = min(seq, conversation.last_seq)
+            store.move_read_cursor(
+                tx.session, conversation_id=conversation_id, account_id=viewer.account_id,
+                seq=read_seq,
+            )  # fmt: skip
             event = ReadMoved(
                 brand_id=brand_id, consumer_id=consumer_id, conversation_id=conversation_id,
-                account_id=viewer.account_id, seq=seq,
+                account_id=viewer.account_id, seq=read_seq,
             )  # fmt: skip
             tx.after_commit(lambda: self._bus.publish(event))
+
+        await self._db.write(move_cursor)
 
     async def typing(self, viewer: Viewer, conversation_id: str) -> None:
         brand_id, consumer_id = await self.participants(viewer, conversation_id)
         self._bus.publish(
             TypingStarted(
-                brand_id=brand_id, consumer_id=consumer_id, conversation_id=conversation_id,
+                brand_id=brand_id,
+                consumer_id=consumer_id,
+                conversation_id=conversation_id,
                 account_id=viewer.account_id,
             )  # fmt: skip
         )
@@ -225,46 +226,57 @@ class ConversationHandler:
     async def resolve(
         self, viewer: Viewer, conversation_id: str, body: ResolveBody
     ) -> ConversationPublic:
-        async with self._db.transaction() as tx:
-            conversation = await self._for_member(tx.session, viewer, conversation_id)
-            if await store.resolve(
+        def resolve(tx: Transaction) -> None:
+            conversation = _for_member(tx.session, viewer, conversation_id)
+            if store.resolve(
                 tx.session, conversation=conversation, agent_estimate=body.agent_estimate,
                 now=utc_now(),
             ):  # fmt: skip
-                await self._publish_conversation(tx, conversation)
+                self._publish_conversation(tx, conversation)
+
+        await self._db.write(resolve)
         return await self.get(viewer, conversation_id)
 
     async def assign(
         self, viewer: Viewer, conversation_id: str, body: AssignBody
     ) -> ConversationPublic:
-        async with self._db.transaction() as tx:
-            conversation = await self._for_member(tx.session, viewer, conversation_id)
+        def assign(tx: Transaction) -> None:
+            conversation = _for_member(tx.session, viewer, conversation_id)
             if body.account_id is not None:
-                role = await brand_store.member_role(
+                role = brand_store.member_role(
                     tx.session, brand_id=conversation.brand_id, account_id=body.account_id
                 )
                 if role is None:
                     raise ApiError(
                         422, "unknown_member", "a conversation is assigned to a brand member"
                     )
-            if await store.set_assignee(
+            if store.set_assignee(
                 tx.session, conversation=conversation, assignee_id=body.account_id
             ):
-                await self._publish_conversation(tx, conversation)
+                self._publish_conversation(tx, conversation)
+
+        await self._db.write(assign)
         return await self.get(viewer, conversation_id)
 
-    async def _for_member(
-        self, session: AsyncSession, viewer: Viewer, conversation_id: str
-    ) -> Conversation:
-        conversation = await store.conversation_by_id(
-            session, conversation_id=conversation_id, lock=True
-        )
-        if conversation is None:
-            raise not_found()
-        authz.require_member(
-            viewer, brand_id=conversation.brand_id, consumer_id=conversation.consumer_id
-        )
-        return conversation
+
+def _visible(session: Session, viewer: Viewer, conversation_id: str) -> Conversation:
+    conversation = store.conversation_by_id(session, conversation_id=conversation_id)
+    if conversation is None:
+        raise not_found()
+    authz.require_participant(
+        viewer, brand_id=conversation.brand_id, consumer_id=conversation.consumer_id
+    )
+    return conversation
+
+
+def _for_member(session: Session, viewer: Viewer, conversation_id: str) -> Conversation:
+    conversation = store.conversation_by_id(session, conversation_id=conversation_id, lock=True)
+    if conversation is None:
+        raise not_found()
+    authz.require_member(
+        viewer, brand_id=conversation.brand_id, consumer_id=conversation.consumer_id
+    )
+    return conversation
 
 
 def _encode_cursor(view: ConversationPublic) -> str:
@@ -279,4 +291,3 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         return parse_time(moment), conversation_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid_input("before is not a cursor this gateway gave out") from None
-

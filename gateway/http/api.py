@@ -153,7 +153,9 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     codes = {404: "not_found", 405: "method_not_allowed"}
     code = codes.get(exc.status_code, "http_error")
     message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
-    return error_response(ApiError(exc.status_code, code, message))
+    response = error_response(ApiError(exc.status_code, code, message))
+    response.headers.update(exc.headers or {})  # 405 keeps Starlette's Allow header
+    return response
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

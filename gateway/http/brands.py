@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.errors import invalid_input
 from gateway.http.api import ApiRequest, Endpoint, QueryParam
 from gateway.schemas import BrandCreate, BrandList, BrandPublic, MemberAdd, MemberAdded
 
@@ -12,6 +13,8 @@ async def create_brand(call: ApiRequest) -> BrandPublic:
 
 async def search_brands(call: ApiRequest) -> BrandList:
     query = call.request.query_params.get("q", "")
+    if len(query) > 80:  # as the OpenAPI document says
+        raise invalid_input("q must be at most 80 characters")
     limit = call.query_int("limit", default=10, low=1, high=50)
     return await call.gateway.brands.search(query, limit)
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Session, col, select
 
 from gateway.authz import Role
 from gateway.models import Brand, Membership
 
 
-async def insert_brand(
-    session: AsyncSession, *, brand_id: str, handle: str, name: str, description: str,
+def insert_brand(
+    session: Session, *, brand_id: str, handle: str, name: str, description: str,
     owner_id: str, now: datetime,
 ) -> Brand:  # fmt: skip
     brand = Brand(
@@ -21,14 +20,14 @@ async def insert_brand(
         description=description, created_at=now,
     )  # fmt: skip
     session.add(brand)
-    await session.flush()
+    session.flush()
     session.add(Membership(brand_id=brand_id, account_id=owner_id, role=Role.OWNER, created_at=now))
-    await session.flush()
+    session.flush()
     return brand
 
 
-async def brand_by_handle(session: AsyncSession, *, handle: str) -> Brand | None:
-    return (await session.exec(select(Brand).where(Brand.handle == handle))).first()
+def brand_by_handle(session: Session, *, handle: str) -> Brand | None:
+    return (session.exec(select(Brand).where(Brand.handle == handle))).first()
 
 
 def _prefix_pattern(prefix: str) -> str:
@@ -36,11 +35,11 @@ def _prefix_pattern(prefix: str) -> str:
     return escaped + "%"
 
 
-async def search_brands(session: AsyncSession, *, prefix: str, limit: int) -> list[Brand]:
+def search_brands(session: Session, *, prefix: str, limit: int) -> list[Brand]:
     """Handles starting with ``prefix`` first, then names starting with it."""
     pattern = _prefix_pattern(prefix.lower())
     by_handle = list(
-        await session.exec(
+        session.exec(
             select(Brand)
             .where(col(Brand.handle).like(pattern, escape="\\"))
             .order_by(col(Brand.handle))
@@ -50,7 +49,7 @@ async def search_brands(session: AsyncSession, *, prefix: str, limit: int) -> li
     if len(by_handle) >= limit:
         return by_handle
     seen = [brand.id for brand in by_handle]
-    by_name = await session.exec(
+    by_name = session.exec(
         select(Brand)
         .where(col(Brand.name_lower).like(pattern, escape="\\"), col(Brand.id).not_in(seen))
         .order_by(col(Brand.name_lower), col(Brand.handle))
@@ -59,33 +58,33 @@ async def search_brands(session: AsyncSession, *, prefix: str, limit: int) -> li
     return by_handle + list(by_name)
 
 
-async def member_role(session: AsyncSession, *, brand_id: str, account_id: str) -> Role | None:
-    membership = await session.get(Membership, (brand_id, account_id))
+def member_role(session: Session, *, brand_id: str, account_id: str) -> Role | None:
+    membership = session.get(Membership, (brand_id, account_id))
     return None if membership is None else Role(membership.role)
 
 
-async def put_member(
-    session: AsyncSession, *, brand_id: str, account_id: str, role: Role, now: datetime
+def put_member(
+    session: Session, *, brand_id: str, account_id: str, role: Role, now: datetime
 ) -> None:
-    membership = await session.get(Membership, (brand_id, account_id))
+    membership = session.get(Membership, (brand_id, account_id))
     if membership is None:
         session.add(Membership(brand_id=brand_id, account_id=account_id, role=role, created_at=now))
     else:
         membership.role = role
         session.add(membership)
-    await session.flush()
+    session.flush()
 
 
-async def remove_member(session: AsyncSession, *, brand_id: str, account_id: str) -> None:
-    await session.execute(
+def remove_member(session: Session, *, brand_id: str, account_id: str) -> None:
+    session.exec(
         delete(Membership).where(
             col(Membership.brand_id) == brand_id, col(Membership.account_id) == account_id
         )
     )
 
 
-async def count_owners(session: AsyncSession, *, brand_id: str) -> int:
-    result = await session.exec(
+def count_owners(session: Session, *, brand_id: str) -> int:
+    result = session.exec(
         select(func.count())
         .select_from(Membership)
         .where(Membership.brand_id == brand_id, Membership.role == Role.OWNER)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Session, col, select
 
 from gateway import conversation_rules as rules
 from gateway.ids import format_time
@@ -19,28 +19,28 @@ from gateway.models import Account, Brand, Case, Conversation, Message, ReadCurs
 from gateway.schemas import AccountRef, BrandRef, ConversationPublic, MessagePublic, Sender
 
 
-async def conversation_by_id(
-    session: AsyncSession, *, conversation_id: str, lock: bool = False
+def conversation_by_id(
+    session: Session, *, conversation_id: str, lock: bool = False
 ) -> Conversation | None:
     query = select(Conversation).where(Conversation.id == conversation_id)
     if lock:
         query = query.with_for_update()
-    return (await session.exec(query)).first()
+    return (session.exec(query)).first()
 
 
-async def conversation_for_pair(
-    session: AsyncSession, *, consumer_id: str, brand_id: str, lock: bool = False
+def conversation_for_pair(
+    session: Session, *, consumer_id: str, brand_id: str, lock: bool = False
 ) -> Conversation | None:
     query = select(Conversation).where(
         Conversation.consumer_id == consumer_id, Conversation.brand_id == brand_id
     )
     if lock:
         query = query.with_for_update()
-    return (await session.exec(query)).first()
+    return (session.exec(query)).first()
 
 
-async def insert_conversation(
-    session: AsyncSession, *, conversation_id: str, brand_id: str, consumer_id: str,
+def insert_conversation(
+    session: Session, *, conversation_id: str, brand_id: str, consumer_id: str,
     now: datetime,
 ) -> Conversation:  # fmt: skip
     state = rules.NEW_THREAD
@@ -50,29 +50,32 @@ async def insert_conversation(
         created_at=now, last_message_at=now,
     )  # fmt: skip
     session.add(conversation)
-    await session.flush()
+    session.flush()
     session.add(Case(conversation_id=conversation_id, number=state.case_number, opened_at=now))
     return conversation
 
 
-async def message_by_client_id(
-    session: AsyncSession, *, sender_id: str, client_id: str
-) -> Message | None:
+def message_by_client_id(session: Session, *, sender_id: str, client_id: str) -> Message | None:
     return (
-        await session.exec(
+        session.exec(
             select(Message).where(Message.sender_id == sender_id, Message.client_id == client_id)
         )
     ).first()
 
 
-async def append_message(
-    session: AsyncSession, *, conversation: Conversation, message_id: str, sender_id: str,
+@dataclass(frozen=True)
+class Appended:
+    row: Message
+    conversation_changed: bool  # status or case moved
+
+
+def append_message(
+    session: Session, *, conversation: Conversation, message_id: str, sender_id: str,
     sender_role: rules.SenderRole, sender_name: str, client_id: str, text: str, now: datetime,
-) -> bool:  # fmt: skip
+) -> Appended:  # fmt: skip
     """Give the message the next seq and apply the conversation rules to the (locked) row.
 
-    Returns whether the conversation's status or case changed. The sender has read
-    everything up to their own message, so their read cursor moves too.
+    The sender has read everything up to their own message, so their read cursor moves too.
     """
     before = rules.ThreadState(rules.Status(conversation.status), conversation.case_number)
     after = rules.after_message(before, sender_role)
@@ -81,17 +84,16 @@ async def append_message(
     conversation.status = after.status
     conversation.case_number = after.case_number
     session.add(conversation)
-    session.add(
-        Message(
-            id=message_id, conversation_id=conversation.id, seq=conversation.last_seq,
-            sender_id=sender_id, sender_role=sender_role, sender_name=sender_name,
-            client_id=client_id, text=text, created_at=now,
-        )  # fmt: skip
-    )
+    message = Message(
+        id=message_id, conversation_id=conversation.id, seq=conversation.last_seq,
+        sender_id=sender_id, sender_role=sender_role, sender_name=sender_name,
+        client_id=client_id, text=text, created_at=now,
+    )  # fmt: skip
+    session.add(message)
     if after.case_number != before.case_number:
         session.add(Case(conversation_id=conversation.id, number=after.case_number, opened_at=now))
     elif rules.is_first_response(sender_role):
-        await session.execute(
+        session.exec(
             update(Case)
             .where(
                 col(Case.conversation_id) == conversation.id,
@@ -100,18 +102,18 @@ async def append_message(
             )
             .values(first_response_at=now)
         )
-    await session.flush()
-    await move_read_cursor(
+    session.flush()
+    move_read_cursor(
         session, conversation_id=conversation.id, account_id=sender_id, seq=conversation.last_seq
     )
-    return after != before
+    return Appended(row=message, conversation_changed=after != before)
 
 
-async def messages_after(
-    session: AsyncSession, *, conversation_id: str, after_seq: int, limit: int
+def messages_after(
+    session: Session, *, conversation_id: str, after_seq: int, limit: int
 ) -> Sequence[Message]:
     return (
-        await session.exec(
+        session.exec(
             select(Message)
             .where(Message.conversation_id == conversation_id, Message.seq > after_seq)
             .order_by(col(Message.seq))
@@ -120,15 +122,15 @@ async def messages_after(
     ).all()
 
 
-async def move_read_cursor(
-    session: AsyncSession, *, conversation_id: str, account_id: str, seq: int
-) -> None:
+def move_read_cursor(session: Session, *, conversation_id: str, account_id: str, seq: int) -> None:
     """Move the cursor forward to ``seq``; never backwards."""
-    insert: Any = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert: Any = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )
     statement = insert(ReadCursor).values(
         conversation_id=conversation_id, account_id=account_id, seq=seq
     )
-    await session.execute(
+    session.exec(
         statement.on_conflict_do_update(
             index_elements=["conversation_id", "account_id"],
             set_={"seq": statement.excluded.seq},
@@ -137,8 +139,8 @@ async def move_read_cursor(
     )
 
 
-async def read_cursors(session: AsyncSession, *, conversation_id: str) -> dict[str, int]:
-    rows = await session.exec(
+def read_cursors(session: Session, *, conversation_id: str) -> dict[str, int]:
+    rows = session.exec(
         select(ReadCursor.account_id, ReadCursor.seq).where(
             ReadCursor.conversation_id == conversation_id
         )
@@ -146,8 +148,8 @@ async def read_cursors(session: AsyncSession, *, conversation_id: str) -> dict[s
     return dict(rows.all())
 
 
-async def resolve(
-    session: AsyncSession, *, conversation: Conversation, agent_estimate: int | None,
+def resolve(
+    session: Session, *, conversation: Conversation, agent_estimate: int | None,
     now: datetime,
 ) -> bool:  # fmt: skip
     """Resolve the current case; returns whether anything changed."""
@@ -157,7 +159,7 @@ async def resolve(
         return False
     conversation.status = after.status
     session.add(conversation)
-    await session.execute(
+    session.exec(
         update(Case)
         .where(
             col(Case.conversation_id) == conversation.id,
@@ -165,18 +167,16 @@ async def resolve(
         )
         .values(resolved_at=now, agent_estimate=agent_estimate)
     )
-    await session.flush()
+    session.flush()
     return True
 
 
-async def set_assignee(
-    session: AsyncSession, *, conversation: Conversation, assignee_id: str | None
-) -> bool:
+def set_assignee(session: Session, *, conversation: Conversation, assignee_id: str | None) -> bool:
     if conversation.assignee_id == assignee_id:
         return False
     conversation.assignee_id = assignee_id
     session.add(conversation)
-    await session.flush()
+    session.flush()
     return True
 
 
@@ -221,17 +221,17 @@ def conversation_view(
     )
 
 
-async def view_one(
-    session: AsyncSession, *, conversation_id: str, viewer_id: str
+def view_one(
+    session: Session, *, conversation_id: str, viewer_id: str
 ) -> ConversationPublic | None:
     row = (
-        await session.exec(_view_query(viewer_id).where(col(Conversation.id) == conversation_id))
+        session.exec(_view_query(viewer_id).where(col(Conversation.id) == conversation_id))
     ).first()
     return None if row is None else conversation_view(*row)
 
 
-async def view_list(
-    session: AsyncSession, *, viewer_id: str, brand_ids: Sequence[str], status: str | None,
+def view_list(
+    session: Session, *, viewer_id: str, brand_ids: Sequence[str], status: str | None,
     before: tuple[datetime, str] | None, limit: int,
 ) -> list[ConversationPublic]:  # fmt: skip
     """The viewer's own threads and their brands' threads, newest activity first."""
@@ -253,7 +253,7 @@ async def view_list(
             )
         )
     query = query.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
-    rows = await session.exec(query.limit(limit))
+    rows = session.exec(query.limit(limit))
     return [conversation_view(*row) for row in rows]
 
 
