@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ def _number(env: Mapping[str, str], name: str, default: float, *, low: float) ->
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value):  # nan passes every comparison; inf breaks int()
+        raise SettingsError(f"{name}={raw!r} must be a finite number")
     if value < low:
         raise SettingsError(f"{name}={raw!r} must be at least {low:g}")
     return value

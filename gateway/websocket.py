@@ -233,6 +233,16 @@ class LiveConnection:
         self._protocol.hello_accepted()
         self._viewer = viewer
         self._gateway.hub.add(self)
+        # A membership change committed between reading the roles and joining the hub would
+        # be missed; reading them again now that the hub forwards changes closes that gap.
+        fresh = await self._gateway.accounts.authenticate(frame.token)
+        if fresh is None:
+            self.close_soon(CloseCode.UNAUTHENTICATED, "session revoked")
+            return
+        if fresh.roles != viewer.roles:
+            self._gateway.hub.remove(self)
+            self._viewer = fresh
+            self._gateway.hub.add(self)
         self._reply(
             Welcome(account_id=viewer.account_id, heartbeat_s=self._gateway.settings.heartbeat_s)
         )

@@ -198,10 +198,12 @@ class ConversationHandler:
             conversation = store.conversation_by_id(tx.session, conversation_id=conversation_id)
             assert conversation is not None
             read_seq = min(seq, conversation.last_seq)
-            store.move_read_cursor(
+            moved = store.move_read_cursor(
                 tx.session, conversation_id=conversation_id, account_id=viewer.account_id,
                 seq=read_seq,
             )  # fmt: skip
+            if not moved:
+                return  # already read that far: nothing to tell anyone
             event = ReadMoved(
                 brand_id=brand_id, consumer_id=consumer_id, conversation_id=conversation_id,
                 account_id=viewer.account_id, seq=read_seq,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -122,21 +123,29 @@ def messages_after(
     ).all()
 
 
-def move_read_cursor(session: Session, *, conversation_id: str, account_id: str, seq: int) -> None:
-    """Move the cursor forward to ``seq``; never backwards."""
-    insert: Any = (
-        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    )
+@functools.cache
+def _read_cursor_upsert(dialect: str) -> Any:
+    # Built once: constructing an ON CONFLICT statement costs more than running it.
+    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(ReadCursor).values(
-        conversation_id=conversation_id, account_id=account_id, seq=seq
+        conversation_id=bindparam("conversation_id"),
+        account_id=bindparam("account_id"),
+        seq=bindparam("seq"),
     )
-    session.exec(
-        statement.on_conflict_do_update(
-            index_elements=["conversation_id", "account_id"],
-            set_={"seq": statement.excluded.seq},
-            where=col(ReadCursor.seq) < statement.excluded.seq,
-        )
+    return statement.on_conflict_do_update(
+        index_elements=["conversation_id", "account_id"],
+        set_={"seq": statement.excluded.seq},
+        where=col(ReadCursor.seq) < statement.excluded.seq,
     )
+
+
+def move_read_cursor(session: Session, *, conversation_id: str, account_id: str, seq: int) -> bool:
+    """Move the cursor forward to ``seq``; never backwards. Returns whether it moved."""
+    result = session.connection().execute(
+        _read_cursor_upsert(session.get_bind().dialect.name),
+        {"conversation_id": conversation_id, "account_id": account_id, "seq": seq},
+    )
+    return bool(result.rowcount)
 
 
 def read_cursors(session: Session, *, conversation_id: str) -> dict[str, int]:
