@@ -203,7 +203,11 @@ class ConversationHandler:
                 seq=read_seq,
             )  # fmt: skip
             if not moved:
-                return  # already read that far: nothing to tell anyone
+                # Read that far already (their own message moves a sender's cursor too): the
+                # other side still learns where the cursor stands.
+                read_seq = store.read_cursors(tx.session, conversation_id=conversation_id).get(
+                    viewer.account_id, read_seq
+                )
             event = ReadMoved(
                 brand_id=brand_id, consumer_id=consumer_id, conversation_id=conversation_id,
                 account_id=viewer.account_id, seq=read_seq,
