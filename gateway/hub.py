@@ -31,8 +31,11 @@ from gateway.schemas import ConversationPublic
 class Subscriber(Protocol):
     """What the hub needs of a live socket. Every method returns at once (no I/O)."""
 
-    account_id: str
-    session_id: str
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def session_id(self) -> str: ...
 
     def brand_ids(self) -> Iterable[str]: ...
 

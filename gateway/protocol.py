@@ -198,7 +198,7 @@ def _ref_of(raw: bytes | str) -> str | None:
 def parse_frame(raw: bytes | str) -> AnyClientFrame:
     """Decode and validate one client frame, or raise ProtocolError(invalid_frame/too_large)."""
     try:
-        frame = _decoder.decode(raw)
+        frame: AnyClientFrame = _decoder.decode(raw)
     except msgspec.ValidationError as error:
         raise ProtocolError("invalid_frame", str(error), _ref_of(raw)) from None
     except msgspec.DecodeError:

@@ -130,7 +130,9 @@ class Socket:
         frame: dict[str, Any] = json.loads(raw)
         return frame
 
-    async def recv_until(self, frame_type: str, timeout: float = 10, **match: Any) -> dict[str, Any]:
+    async def recv_until(
+        self, frame_type: str, timeout: float = 10, **match: Any
+    ) -> dict[str, Any]:
         """Skip frames until one of ``frame_type`` whose fields equal ``match``."""
         async with asyncio.timeout(timeout):
             while True:

@@ -133,7 +133,9 @@ async def test_resolve_then_a_consumer_message_reopens_a_new_case(
     conversation_id = ack["conversation_id"]
     path = f"/v1/conversations/{conversation_id}"
 
-    assigned = await api.call("POST", path + "/assign", agent, json={"account_id": agent.account_id})
+    assigned = await api.call(
+        "POST", path + "/assign", agent, json={"account_id": agent.account_id}
+    )
     assert assigned.status_code == 200
     assert assigned.json()["assignee"] == {"id": agent.account_id, "display_name": "Agent"}
     resolved = await api.call("POST", path + "/resolve", agent, json={"agent_estimate": 4})
@@ -163,7 +165,9 @@ async def test_resolve_then_a_consumer_message_reopens_a_new_case(
     await desk.close()
 
 
-async def test_listing_is_newest_first_filtered_and_paged(gateway: GatewayProcess, api: Api) -> None:
+async def test_listing_is_newest_first_filtered_and_paged(
+    gateway: GatewayProcess, api: Api
+) -> None:
     owner = await api.sign_up("owner")
     handle = await api.create_brand(owner)
     consumers = [await api.sign_up(f"c{i}") for i in range(5)]

@@ -197,10 +197,11 @@ _Consumer = aliased(Account)
 
 def _view_query(viewer_id: str) -> Any:
     return (
-        select(Conversation, Brand, _Consumer, _Assignee, ReadCursor.seq)
+        select(Conversation, Brand, _Consumer, _Assignee)
+        .add_columns(col(ReadCursor.seq))
         .join(Brand, col(Brand.id) == col(Conversation.brand_id))
-        .join(_Consumer, _Consumer.id == col(Conversation.consumer_id))
-        .outerjoin(_Assignee, _Assignee.id == col(Conversation.assignee_id))
+        .join(_Consumer, col(_Consumer.id) == col(Conversation.consumer_id))
+        .outerjoin(_Assignee, col(_Assignee.id) == col(Conversation.assignee_id))
         .outerjoin(
             ReadCursor,
             and_(
