@@ -24,6 +24,7 @@ from gateway.http import accounts, brands, conversations, health
 from gateway.http.api import Endpoint, http_exception, internal_error, route
 from gateway.http.openapi import openapi_document
 from gateway.hub import Hub
+from gateway.presence import LocalPresence, Presence
 from gateway.ratelimit import TokenBucket
 from gateway.secrets import Passwords
 from gateway.settings import Settings, load_settings
@@ -51,6 +52,7 @@ class Gateway:
     db: Database
     bus: Bus
     hub: Hub
+    presence: Presence
     accounts: AccountHandler
     brands: BrandHandler
     conversations: ConversationHandler
@@ -77,6 +79,7 @@ def build_gateway(settings: Settings) -> Gateway:
         db=db,
         bus=bus,
         hub=hub,
+        presence=LocalPresence(hub),
         accounts=AccountHandler(settings, db, bus, Passwords(settings)),
         brands=BrandHandler(db, bus),
         conversations=ConversationHandler(db, bus),
