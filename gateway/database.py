@@ -82,7 +82,12 @@ class Database:
 
 def _create_engine(settings: Settings) -> Engine:
     if not settings.is_sqlite:
-        return create_engine(settings.database_url, pool_pre_ping=True)
+        return create_engine(
+            settings.database_url,
+            pool_pre_ping=True,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_size,
+        )
     engine = create_engine(
         settings.database_url, connect_args={"timeout": 30, "check_same_thread": False}
     )
@@ -172,6 +177,8 @@ def migrate(database_url: str) -> None:
     """Upgrade the database to the newest Alembic revision (creating a SQLite file if needed)."""
     import logging
 
+    # Alembic's plugin set-up logs a dozen INFO lines on import; an operator needs none.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
     from alembic.config import Config
 
@@ -181,5 +188,4 @@ def migrate(database_url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(config, "head")

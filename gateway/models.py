@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -20,6 +20,8 @@ class Account(SQLModel, table=True):
     display_name: str = Field(max_length=64)
     password_hash: str = Field(max_length=512)
     created_at: datetime = Field(sa_column=_utc_column())
+    # Push notifications show message text only if the account asked for it (PROTOCOL 5).
+    push_previews: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class AuthSession(SQLModel, table=True):
@@ -116,3 +118,16 @@ class Case(SQLModel, table=True):
     first_response_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     resolved_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     agent_estimate: int | None = None
+
+
+class Device(SQLModel, table=True):
+    """A phone or browser that takes push notifications for one account (PROTOCOL 5)."""
+
+    __tablename__ = "devices"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=40)
+    platform: str = Field(max_length=16)  # android | ios | web
+    # One device per token: a token registered again by another account moves to it.
+    push_token: str = Field(max_length=1024, unique=True)
+    created_at: datetime = Field(sa_column=_utc_column())

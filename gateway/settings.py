@@ -20,6 +20,8 @@ class SettingsError(Exception):
 class Settings:
     database_url: str = "sqlite:///var/atdesk.sqlite3"
     redis_url: str | None = None
+    redis_prefix: str = "atdesk"  # keys and channels; lets several deployments share a Redis
+    database_pool_size: int = 10
     allowed_origins: tuple[str, ...] = ()
     hello_timeout_s: float = 10.0
     heartbeat_s: int = 25
@@ -90,6 +92,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=_database_url(env.get("ATDESK_DATABASE_URL")),
         redis_url=redis_url,
+        redis_prefix=env.get("ATDESK_REDIS_PREFIX") or Settings.redis_prefix,
+        database_pool_size=int(_number(env, "ATDESK_DATABASE_POOL_SIZE", 10, low=1)),
         allowed_origins=tuple(o for o in origins if o),
         send_rate_per_s=_number(env, "ATDESK_SEND_RATE", Settings.send_rate_per_s, low=0.1),
         send_burst=int(_number(env, "ATDESK_SEND_BURST", Settings.send_burst, low=1)),

@@ -15,7 +15,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
     server = GatewayProcess(tmp_path_factory.mktemp("gateway"))
     server.start()
     yield server
-    server.stop()
+    server.destroy()
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def own_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     """A gateway of the test's own, for tests that kill, restart or configure it."""
     server = GatewayProcess(tmp_path)
     yield server
-    server.stop()
+    server.destroy()
 
 
 @pytest.fixture

@@ -7,10 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
+import sqlite3
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 
 # Fast password hashing keeps a suite that signs up hundreds of accounts quick; production
 # parameters are the library's defaults. Limits are high so tests measure behaviour, not
@@ -26,6 +30,18 @@ TEST_ENV = {
 }
 
 
+# ATDESK_TEST_BACKEND=postgres runs every gateway of the suite on PostgreSQL and the Redis
+# bus (each gateway in a database and key prefix of its own); the default is SQLite.
+BACKEND = os.environ.get("ATDESK_TEST_BACKEND", "sqlite")
+POSTGRES_ADMIN_URL = os.environ.get("ATDESK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1/postgres")
+REDIS_URL = os.environ.get("ATDESK_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _postgres_admin(statement: str) -> None:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -38,14 +54,21 @@ class GatewayProcess:
     def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
-        self.env = {
-            **os.environ,
-            **TEST_ENV,
-            "ATDESK_DATABASE_URL": f"sqlite:///{workdir / 'atdesk.sqlite3'}",
-            **(env or {}),
-        }
+        backend_env = {"ATDESK_DATABASE_URL": f"sqlite:///{workdir / 'atdesk.sqlite3'}"}
+        self.postgres_database: str | None = None
+        if BACKEND == "postgres":
+            self.postgres_database = f"atdesk_t_{uuid.uuid4().hex[:16]}"
+            _postgres_admin(f'CREATE DATABASE "{self.postgres_database}"')
+            admin_url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+            backend_env = {
+                "ATDESK_DATABASE_URL": f"{admin_url}/{self.postgres_database}",
+                "ATDESK_REDIS_URL": REDIS_URL,
+                "ATDESK_REDIS_PREFIX": self.postgres_database,
+            }
+        self.env = {**os.environ, **TEST_ENV, **backend_env, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "gateway.log"
+        self._migrated = False
 
     @property
     def http_url(self) -> str:
@@ -57,6 +80,12 @@ class GatewayProcess:
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
+        if self.postgres_database is not None and not self._migrated:
+            subprocess.run(
+                [sys.executable, "-m", "gateway.cli", "migrate"],
+                cwd=self.workdir, env=self.env, check=True, capture_output=True,
+            )  # fmt: skip
+            self._migrated = True
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gateway.cli", "serve", "--port", str(self.port),
@@ -90,3 +119,17 @@ class GatewayProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` run directly on this gateway's database, whichever it is."""
+        if self.postgres_database is None:
+            with sqlite3.connect(self.workdir / "atdesk.sqlite3") as db:
+                return db.execute(sql).fetchall()
+        with psycopg.connect(self.env["ATDESK_DATABASE_URL"]) as connection:
+            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
+
+    def destroy(self) -> None:
+        """Stop, and drop the PostgreSQL database if there is one."""
+        self.stop()
+        if self.postgres_database is not None:
+            _postgres_admin(f'DROP DATABASE IF EXISTS "{self.postgres_database}" WITH (FORCE)')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,6 @@ from tests.clients import Api, Socket
 from tests.gateway_process import GatewayProcess
 
 
-def _rows(server: GatewayProcess, query: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(server.workdir / "atdesk.sqlite3") as db:
-        return db.execute(query).fetchall()
-
-
 async def test_passwords_are_argon2id_and_tokens_are_kept_only_as_hashes(
     own_gateway: GatewayProcess,
 ) -> None:
@@ -24,14 +18,16 @@ async def test_passwords_are_argon2id_and_tokens_are_kept_only_as_hashes(
     api = Api(own_gateway.http_url)
     user = await api.sign_up("lea", password="a passphrase")
     second = await api.sign_in(user, password="a passphrase")
-    [(stored_hash,)] = _rows(own_gateway, "SELECT password_hash FROM accounts")
+    [(stored_hash,)] = own_gateway.query("SELECT password_hash FROM accounts")
     assert isinstance(stored_hash, str) and stored_hash.startswith("$argon2id$")
     assert "a passphrase" not in stored_hash
-    dump = "\n".join(sqlite3.connect(own_gateway.workdir / "atdesk.sqlite3").iterdump())
+    dump = repr(own_gateway.query("SELECT * FROM sessions")) + repr(
+        own_gateway.query("SELECT * FROM accounts")
+    )
     for token in (user.token, second.token):
         assert len(token) >= 43  # 256 bits, URL-safe base64
         assert token not in dump
-    assert len(_rows(own_gateway, "SELECT token_hash FROM sessions")) == 2
+    assert len(own_gateway.query("SELECT token_hash FROM sessions")) == 2
     await api.close()
 
 
@@ -39,12 +35,12 @@ async def test_a_login_rehashes_when_the_parameters_change(own_gateway: GatewayP
     own_gateway.start()
     api = Api(own_gateway.http_url)
     user = await api.sign_up("lea")
-    [(before,)] = _rows(own_gateway, "SELECT password_hash FROM accounts")
+    [(before,)] = own_gateway.query("SELECT password_hash FROM accounts")
     own_gateway.stop()
     own_gateway.env["ATDESK_PASSWORD_TIME_COST"] = "2"
     own_gateway.start()
     await api.sign_in(user)
-    [(after,)] = _rows(own_gateway, "SELECT password_hash FROM accounts")
+    [(after,)] = own_gateway.query("SELECT password_hash FROM accounts")
     assert before != after
     assert "t=1" in before.split("$")[3] and "t=2" in after.split("$")[3]
     await api.sign_in(user)  # the new hash verifies
@@ -90,7 +86,7 @@ async def test_repeated_bad_logins_are_rate_limited(tmp_path: Path) -> None:
         assert int(response.headers["retry-after"]) >= 1
         await api.close()
     finally:
-        server.stop()
+        server.destroy()
 
 
 async def test_browsers_from_other_sites_cannot_open_the_socket(tmp_path: Path) -> None:
@@ -112,7 +108,7 @@ async def test_browsers_from_other_sites_cannot_open_the_socket(tmp_path: Path) 
         assert refused.value.response.status_code == 403
         await api.close()
     finally:
-        server.stop()
+        server.destroy()
 
 
 async def test_welcome_announces_the_heartbeat(gateway: GatewayProcess, api: Api) -> None:

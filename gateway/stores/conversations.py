@@ -132,11 +132,12 @@ def _read_cursor_upsert(dialect: str) -> Any:
         account_id=bindparam("account_id"),
         seq=bindparam("seq"),
     )
+    # RETURNING yields a row only if the cursor was written: rowcount is not reliable here.
     return statement.on_conflict_do_update(
         index_elements=["conversation_id", "account_id"],
         set_={"seq": statement.excluded.seq},
         where=col(ReadCursor.seq) < statement.excluded.seq,
-    )
+    ).returning(col(ReadCursor.seq))
 
 
 def move_read_cursor(session: Session, *, conversation_id: str, account_id: str, seq: int) -> bool:
@@ -145,7 +146,7 @@ def move_read_cursor(session: Session, *, conversation_id: str, account_id: str,
         _read_cursor_upsert(session.get_bind().dialect.name),
         {"conversation_id": conversation_id, "account_id": account_id, "seq": seq},
     )
-    return bool(result.rowcount)
+    return result.first() is not None
 
 
 def read_cursors(session: Session, *, conversation_id: str) -> dict[str, int]:
