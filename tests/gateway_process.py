@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
-import sqlite3
 import time
 import uuid
 from pathlib import Path
