@@ -188,7 +188,7 @@ def _ref_of(raw: bytes | str) -> str | None:
     """The ``ref`` of a frame that failed validation, so its error can still carry it."""
     try:
         value: Any = _lenient_decoder.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     ref = value.get("ref") if isinstance(value, dict) else None
     # Echoed even when too long to be valid, so the client can match the error to its frame.
@@ -197,11 +197,17 @@ def _ref_of(raw: bytes | str) -> str | None:
 
 def parse_frame(raw: bytes | str) -> AnyClientFrame:
     """Decode and validate one client frame, or raise ProtocolError(invalid_frame/too_large)."""
+    if isinstance(raw, bytes):
+        # A binary frame: the JSON decoder skips unknown keys without checking their UTF-8.
+        try:
+            raw = raw.decode()
+        except UnicodeDecodeError:
+            raise ProtocolError("invalid_frame", "a frame is one JSON object", None) from None
     try:
         frame: AnyClientFrame = _decoder.decode(raw)
     except msgspec.ValidationError as error:
         raise ProtocolError("invalid_frame", str(error), _ref_of(raw)) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise ProtocolError("invalid_frame", "a frame is one JSON object", None) from None
     if isinstance(frame, Send):
         if (frame.to is None) == (frame.conversation_id is None):
@@ -263,7 +269,7 @@ class FrameProtocol:
         try:
             frame = parse_frame(raw)
         except ProtocolError as error:
-            if error.code == "invalid_frame" and _looks_like_hello(raw):
+            if _hello_without_usable_token(raw):
                 return self.close(CloseCode.UNAUTHENTICATED, "hello needs a valid token")
             return self.close(CloseCode.PROTOCOL_VIOLATION, "the first frame must be hello")
         if not isinstance(frame, Hello):
@@ -280,9 +286,14 @@ class FrameProtocol:
         return Close(code, reason)
 
 
-def _looks_like_hello(raw: bytes | str) -> bool:
+def _hello_without_usable_token(raw: bytes | str) -> bool:
+    """A hello whose token is missing or malformed: unauthenticated (4401), not a protocol
+    violation. Any other flaw in a hello is a protocol violation (4400)."""
     try:
         value: Any = _lenient_decoder.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return False
-    return isinstance(value, dict) and value.get("type") == "hello"
+    if not isinstance(value, dict) or value.get("type") != "hello":
+        return False
+    token = value.get("token")
+    return not isinstance(token, str) or len(token) > 512

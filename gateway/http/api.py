@@ -12,7 +12,7 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from gateway.authz import Viewer
 from gateway.errors import ApiError, invalid_input, unauthenticated
@@ -49,6 +49,8 @@ class Endpoint:
     body_required: bool = True
     query: tuple[QueryParam, ...] = ()
     errors: tuple[int, ...] = ()
+    # Path parameters whose OpenAPI schema is not the default short id (1..64 characters).
+    path_schemas: tuple[QueryParam, ...] = ()
 
     @property
     def path_params(self) -> list[str]:
@@ -154,7 +156,14 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     code = codes.get(exc.status_code, "http_error")
     message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
     response = error_response(ApiError(exc.status_code, code, message))
-    response.headers.update(exc.headers or {})  # 405 keeps Starlette's Allow header
+    if exc.status_code == 405:
+        # Starlette's Allow names one route's methods; a path has one route per method.
+        allowed: set[str] = set()
+        for candidate in request.app.router.routes:
+            if isinstance(candidate, Route) and candidate.methods:
+                if candidate.matches(request.scope)[0] is not Match.NONE:
+                    allowed |= candidate.methods
+        response.headers["Allow"] = ", ".join(sorted(allowed))
     return response
 
 

@@ -45,7 +45,7 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/brands/{handle}", "A brand's public profile", get_brand,
              ok=(200, BrandPublic), auth=False, errors=(404,)),
     Endpoint("POST", "/v1/brands/{handle}/members", "Add a member or change their role",
-             put_member, ok=(201, MemberAdded), body=MemberAdd, errors=(403, 404, 422)),
+             put_member, ok=(201, MemberAdded), body=MemberAdd, errors=(403, 404, 409, 422)),
     Endpoint("DELETE", "/v1/brands/{handle}/members/{account_id}", "Remove a member",
              remove_member, ok=(204, None), errors=(403, 404, 409)),
 )  # fmt: skip
