@@ -2,38 +2,62 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import redis.asyncio as redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from gateway import metrics
 from gateway.bus import Bus, LocalBus
 from gateway.database import Database
+from gateway.events import Event, MessageCommitted
 from gateway.handlers.accounts import AccountHandler
 from gateway.handlers.brands import BrandHandler
 from gateway.handlers.conversations import ConversationHandler
-from gateway.http import accounts, brands, conversations, health
+from gateway.handlers.devices import DeviceHandler
+from gateway.http import accounts, brands, conversations, devices, health
 from gateway.http.api import Endpoint, http_exception, internal_error, route
 from gateway.http.openapi import openapi_document
 from gateway.hub import Hub
-from gateway.presence import LocalPresence, Presence
-from gateway.ratelimit import TokenBucket
+from gateway.ids import utc_now
+from gateway.limits import (
+    LocalLoginLimiter,
+    LocalSendLimiter,
+    LoginLimiter,
+    RedisLoginLimiter,
+    RedisSendLimiter,
+    SendLimiter,
+)
+from gateway.logs import RequestIdMiddleware
+from gateway.presence import LocalPresence, Presence, RedisPresence
+from gateway.protocol import CloseCode
+from gateway.push.worker import PushService, Sender
+from gateway.redis_bus import RedisBus
 from gateway.secrets import Passwords
+from gateway.sequencer import Sequencer
 from gateway.settings import Settings, load_settings
 from gateway.websocket import websocket_endpoint
 
 log = logging.getLogger(__name__)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    health.ENDPOINTS + accounts.ENDPOINTS + brands.ENDPOINTS + conversations.ENDPOINTS
+    health.ENDPOINTS
+    + accounts.ENDPOINTS
+    + brands.ENDPOINTS
+    + conversations.ENDPOINTS
+    + devices.ENDPOINTS
 )
 
 
@@ -56,34 +80,91 @@ class Gateway:
     accounts: AccountHandler
     brands: BrandHandler
     conversations: ConversationHandler
-    _send_buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    sequencer: Sequencer | None
+    devices: DeviceHandler
+    push: PushService
+    send_limiter: SendLimiter
 
-    def send_bucket(self, account_id: str) -> TokenBucket:
-        """The send allowance of an account, shared by all its sockets on this node."""
-        bucket = self._send_buckets.get(account_id)
-        if bucket is None:
-            if len(self._send_buckets) >= 100_000:
-                self._send_buckets.clear()
-            bucket = TokenBucket(self.settings.send_rate_per_s, self.settings.send_burst)
-            self._send_buckets[account_id] = bucket
-        return bucket
+    async def close_sockets(self, code: CloseCode, reason: str, timeout_s: float = 5) -> None:
+        """Close every live socket of this node and wait (a little) until they are gone."""
+        self.hub.close_all(code, reason)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while self.hub.count():
+                    await asyncio.sleep(0.02)
 
 
 def build_gateway(settings: Settings) -> Gateway:
     db = Database(settings)
-    bus = LocalBus()
     hub = Hub()
-    bus.subscribe(hub.dispatch)
+    bus: Bus
+    presence: Presence
+    send_limiter: SendLimiter
+    sequencer: Sequencer | None = None
+    if settings.redis_url is None:
+        presence = LocalPresence(hub)
+        push = PushService(settings.push, db, presence, _push_sender(settings))
+        bus = LocalBus()
+        bus.subscribe(hub.dispatch)  # one node: events arrive in commit order
+        send_limiter = LocalSendLimiter(settings.send_rate_per_s, settings.send_burst)
+        login_limiter: LoginLimiter = LocalLoginLimiter(settings.login_attempts_per_minute)
+        conversations = ConversationHandler(db, bus, push=push.enqueue)
+    else:
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=5, socket_connect_timeout=5
+        )
+        redis_bus = RedisBus(
+            client, settings.redis_prefix, on_recovered=lambda since: recover(since)
+        )
+        bus = redis_bus
+        presence = RedisPresence(client, settings.redis_prefix, redis_bus.node_id, hub)
+        push = PushService(settings.push, db, presence, _push_sender(settings))
+        send_limiter = RedisSendLimiter(
+            client, settings.redis_prefix, settings.send_rate_per_s, settings.send_burst
+        )
+        login_limiter = RedisLoginLimiter(
+            client, settings.redis_prefix, settings.login_attempts_per_minute
+        )
+        conversations = ConversationHandler(db, bus, push=push.enqueue)
+        ordered = Sequencer(conversations, hub.dispatch)
+        sequencer = ordered
+
+        def route(event: Event) -> None:
+            if isinstance(event, MessageCommitted):
+                ordered.accept(event)
+            else:
+                hub.dispatch(event)
+
+        bus.subscribe(route)
+
+    async def recover(since: datetime) -> None:
+        assert sequencer is not None
+        for change in await conversations.changed_since(since):
+            await sequencer.catch_up(change.conversation.id, since)
+            hub.dispatch(change)
+
     return Gateway(
         settings=settings,
         db=db,
         bus=bus,
         hub=hub,
-        presence=LocalPresence(hub),
-        accounts=AccountHandler(settings, db, bus, Passwords(settings)),
+        presence=presence,
+        accounts=AccountHandler(settings, db, bus, Passwords(settings), login_limiter),
         brands=BrandHandler(db, bus),
-        conversations=ConversationHandler(db, bus),
+        conversations=conversations,
+        sequencer=sequencer,
+        devices=DeviceHandler(db),
+        push=push,
+        send_limiter=send_limiter,
     )
+
+
+def _push_sender(settings: Settings) -> Sender | None:
+    if not settings.push.enabled:
+        return None
+    from gateway.push.fcm import FcmSender  # firebase-admin takes a second to import
+
+    return FcmSender(settings.push)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -96,17 +177,36 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if gateway.sequencer is not None:
+            gateway.sequencer.horizon = utc_now()
+        await gateway.bus.start()
+        await gateway.presence.start()
+        gateway.push.start()
+        metrics.WEBSOCKETS.set_function(gateway.hub.count)
         log.info("gateway ready (database: %s)", gateway.db.engine.url.render_as_string())
         yield
+        # Sends already taken in are committed before the database goes away; their clients
+        # get the same ack from another node when they retry with the same client_id.
+        await gateway.conversations.drain()
+        await gateway.push.stop()
+        await gateway.presence.close()
         await gateway.bus.close()
+        if gateway.sequencer is not None:
+            await gateway.sequencer.close()
         await gateway.db.close()
 
     routes: list[BaseRoute] = [route(endpoint, gateway) for endpoint in ENDPOINTS]
     routes += [
         Route("/v1/openapi.json", openapi_json, methods=["GET"]),
         WebSocketRoute("/v1/ws", websocket_endpoint),
+        Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
     ]
     handlers: dict[Any, Any] = {HTTPException: http_exception, Exception: internal_error}
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=handlers,
+        middleware=[Middleware(RequestIdMiddleware)],
+    )
     app.state.gateway = gateway
     return app

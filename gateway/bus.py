@@ -17,6 +17,9 @@ class Bus(Protocol):
     def publish(self, event: Event) -> None:
         """Send ``event`` to every node. Called only after the commit it reports."""
 
+    async def start(self) -> None:
+        """Begin carrying events between nodes."""
+
     async def ping(self) -> None:
         """Raise if the bus cannot carry events right now."""
 
@@ -35,6 +38,9 @@ class LocalBus:
     def publish(self, event: Event) -> None:
         for deliver in self._subscribers:
             deliver(event)
+
+    async def start(self) -> None:
+        return None
 
     async def ping(self) -> None:
         return None

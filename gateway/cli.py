@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
+import os
+import signal
+import socket
 import sys
+from typing import TYPE_CHECKING
 
 import uvicorn
+from starlette.types import ASGIApp
 
+from gateway import logs
 from gateway.protocol import MAX_FRAME_BYTES, CloseCode
 from gateway.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
 
 log = logging.getLogger("atdesk")
 
@@ -21,12 +31,21 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    serve.add_argument(
+        "--log-format", choices=["json", "text"], default=None,
+        help="json lines (the default when stderr is not a terminal) or text",
+    )  # fmt: skip
+    serve.add_argument(
+        "--workers", type=int, default=1,
+        help="processes sharing the port; more than one needs ATDESK_REDIS_URL",
+    )  # fmt: skip
+    serve.add_argument(
+        "--demo", action="store_true", help="seed demo brands and accounts; print how to sign in"
+    )
     commands.add_parser("migrate", help="upgrade the database schema to the newest revision")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", "info").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_format = getattr(args, "log_format", None) or ("text" if sys.stderr.isatty() else "json")
+    logs.configure(getattr(args, "log_level", "info"), json_lines=log_format == "json")
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -34,9 +53,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "migrate":
         return _migrate(settings)
+    if args.workers < 1 or (args.workers > 1 and settings.redis_url is None):
+        sys.stderr.write(
+            "atdesk: --workers above 1 needs ATDESK_REDIS_URL: processes share events on Redis\n"
+            if args.workers > 1
+            else "atdesk: --workers must be at least 1\n"
+        )
+        return 2
     if settings.is_sqlite and _migrate(settings) != 0:
         return 1  # the embedded default keeps itself up to date; PostgreSQL is migrated on purpose
-    return _serve(settings, args.host, args.port, args.log_level)
+    if getattr(args, "demo", False):
+        from gateway.demo import seed_demo
+
+        if seed_demo(settings, f"http://{args.host}:{args.port}") != 0:
+            return 1
+    return _serve(settings, args)
 
 
 def _migrate(settings: Settings) -> int:
@@ -54,22 +85,22 @@ def _migrate(settings: Settings) -> int:
 class _Server(uvicorn.Server):
     """Tells live sockets to reconnect elsewhere (1001) before uvicorn closes them its way."""
 
-    async def shutdown(self, sockets: object = None) -> None:
-        app = self.config.loaded_app
-        gateway = getattr(getattr(app, "app", app), "state", None)
-        if gateway is not None and hasattr(gateway, "gateway"):
-            gateway.gateway.hub.close_all(CloseCode.GOING_AWAY, "gateway shutting down")
-        await super().shutdown(sockets=sockets)  # type: ignore[arg-type]
+    def __init__(self, config: uvicorn.Config, gateway: Gateway) -> None:
+        super().__init__(config)
+        self.gateway = gateway
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.gateway.close_sockets(CloseCode.GOING_AWAY, "gateway shutting down")
+        await super().shutdown(sockets=sockets)
 
 
-def _serve(settings: Settings, host: str, port: int, log_level: str) -> int:
-    from gateway.app import create_app
-
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=log_level,
+def _config(settings: Settings, app: ASGIApp | str, args: argparse.Namespace) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=None,  # ours (gateway.logs), set up before uvicorn starts
         ws="websockets-sansio",
         ws_max_size=MAX_FRAME_BYTES,
         ws_ping_interval=settings.heartbeat_s,
@@ -78,9 +109,50 @@ def _serve(settings: Settings, host: str, port: int, log_level: str) -> int:
         proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
-    log.info("atdesk gateway on http://%s:%d", host, port)
-    _Server(config).run()
-    return 0
+
+
+def _run_worker(settings: Settings, args: argparse.Namespace, listener: socket.socket) -> None:
+    from gateway.app import create_app
+
+    log_format = args.log_format or ("text" if sys.stderr.isatty() else "json")
+    logs.configure(args.log_level, json_lines=log_format == "json")
+    app = create_app(settings)
+    _Server(_config(settings, app, args), app.state.gateway).run(sockets=[listener])
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+
+    if args.workers == 1:
+        app = create_app(settings)
+        log.info("atdesk gateway on http://%s:%d", args.host, args.port)
+        _Server(_config(settings, app, args), app.state.gateway).run()
+        return 0
+    # One listening socket, shared by N processes, each a full gateway on the Redis bus.
+    listener = _config(settings, "gateway.app:create_app", args).bind_socket()
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_run_worker, args=(settings, args, listener), daemon=False)
+        for _ in range(args.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    log.info("atdesk gateway on http://%s:%d, %d workers", args.host, args.port, len(workers))
+
+    def forward(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
+    return (
+        0
+        if all(worker.exitcode in (0, -signal.SIGTERM, -signal.SIGINT) for worker in workers)
+        else 1
+    )
 
 
 if __name__ == "__main__":

@@ -134,6 +134,11 @@ class GroupCommit(Generic[ItemT, ResultT]):
             self._runner = asyncio.create_task(self._run())
         return await future
 
+    async def drain(self) -> None:
+        """Wait until every unit submitted so far is committed (or failed)."""
+        while self._runner is not None and not self._runner.done():
+            await asyncio.shield(self._runner)
+
     async def _run(self) -> None:
         while self._pending:
             batch = self._pending[: self._max_batch]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import msgspec
@@ -48,23 +48,38 @@ class Subscriber(Protocol):
     def close_soon(self, code: CloseCode, reason: str) -> None: ...
 
 
+# Told (account id, True) when an account's first socket on this node opens and
+# (account id, False) when its last one closes.
+PresenceListener = Callable[[str, bool], None]
+
+
 class Hub:
     def __init__(self) -> None:
         self._by_account: defaultdict[str, set[Subscriber]] = defaultdict(set)
         self._by_brand: defaultdict[str, set[Subscriber]] = defaultdict(set)
         self._by_session: defaultdict[str, set[Subscriber]] = defaultdict(set)
+        self.presence_listener: PresenceListener | None = None
 
     def add(self, subscriber: Subscriber) -> None:
+        first = subscriber.account_id not in self._by_account
         self._by_account[subscriber.account_id].add(subscriber)
         self._by_session[subscriber.session_id].add(subscriber)
         for brand_id in subscriber.brand_ids():
             self._by_brand[brand_id].add(subscriber)
+        if first and self.presence_listener is not None:
+            self.presence_listener(subscriber.account_id, True)
 
     def remove(self, subscriber: Subscriber) -> None:
         _discard(self._by_account, subscriber.account_id, subscriber)
         _discard(self._by_session, subscriber.session_id, subscriber)
         for brand_id in subscriber.brand_ids():
             _discard(self._by_brand, brand_id, subscriber)
+        if subscriber.account_id not in self._by_account and self.presence_listener is not None:
+            self.presence_listener(subscriber.account_id, False)
+
+    def accounts(self) -> list[str]:
+        """Accounts with a live socket on this node."""
+        return list(self._by_account)
 
     def is_online(self, account_id: str) -> bool:
         return account_id in self._by_account

@@ -268,7 +268,7 @@ class FrameProtocol:
     def _receive_hello(self, raw: bytes | str) -> Decision:
         try:
             frame = parse_frame(raw)
-        except ProtocolError as error:
+        except ProtocolError:
             if _hello_without_usable_token(raw):
                 return self.close(CloseCode.UNAUTHENTICATED, "hello needs a valid token")
             return self.close(CloseCode.PROTOCOL_VIOLATION, "the first frame must be hello")

@@ -60,6 +60,13 @@ class Me(Struct):
     email: str
     display_name: str
     brands: list[BrandRole]
+    push_previews: bool = False  # pushes carry message text only when this is true
+
+
+class MeUpdate(Struct):
+    push_previews: Annotated[
+        bool, Meta(description="show message text in push notifications (default: no)")
+    ]
 
 
 # --- brands --------------------------------------------------------------------------
@@ -166,3 +173,29 @@ class AssignBody(Struct):
 class Health(Struct):
     status: str
     checks: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+# --- push (section 5) ----------------------------------------------------------------
+
+# FCM registration tokens are URL-safe base64 with ':' separators; this also admits plain
+# base64. Never '/', so a token always fits in the path of DELETE /v1/devices/{push_token}.
+PUSH_TOKEN_PATTERN = "^[A-Za-z0-9_:.~+=-]+$"
+PushToken = Annotated[str, Meta(min_length=1, max_length=1024, pattern=PUSH_TOKEN_PATTERN)]
+
+
+Platform = Literal["android", "ios", "web"]
+
+
+class DeviceCreate(Struct):
+    platform: Platform
+    push_token: PushToken
+
+
+class DevicePublic(Struct):
+    platform: Platform
+    push_token: str
+    created_at: Timestamp
+
+
+class DeviceList(Struct):
+    devices: list[DevicePublic]

@@ -11,6 +11,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from gateway.push.settings import PushSettings, load_push_settings
+
 
 class SettingsError(Exception):
     """A setting is unusable; the message names it and says what would work."""
@@ -34,6 +36,7 @@ class Settings:
     login_attempts_per_minute: int = 10
     password_time_cost: int = 3
     password_memory_kib: int = 65536
+    push: PushSettings = PushSettings()
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,7 +106,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         password_time_cost=int(_number(env, "ATDESK_PASSWORD_TIME_COST", 3, low=1)),
         password_memory_kib=int(_number(env, "ATDESK_PASSWORD_MEMORY_KIB", 65536, low=8)),
         hello_timeout_s=_number(env, "ATDESK_HELLO_TIMEOUT_S", 10.0, low=0.1),
+        push=_push_settings(env),
     )
+
+
+def _push_settings(env: Mapping[str, str]) -> PushSettings:
+    try:
+        return load_push_settings(env)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
 
 def sqlite_path(database_url: str) -> Path | None:

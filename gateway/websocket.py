@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from gateway import logs, metrics
 from gateway.authz import Role, Viewer
 from gateway.errors import ApiError
 from gateway.ids import new_id
@@ -124,6 +126,7 @@ class LiveConnection:
         if seq <= self._delivered.get(conversation_id, 0):
             return
         self._delivered[conversation_id] = seq
+        metrics.MESSAGES_DELIVERED.inc()
         self.push(text)
 
     def push(self, text: str) -> None:
@@ -148,6 +151,7 @@ class LiveConnection:
     # --- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
+        logs.context_id.set(self.socket_id)
         writer = asyncio.create_task(self._write_loop())
         try:
             await self._read_loop()
@@ -185,11 +189,16 @@ class LiveConnection:
 
     async def _on_frame(self, raw: str | bytes) -> None:
         decision = self._protocol.receive(raw)
+        if isinstance(decision, Handle) and isinstance(decision.frame, Send):
+            wait = await self._gateway.send_limiter.take(self.viewer.account_id)
+            if wait > 0:
+                metrics.RATE_LIMITED.labels("send").inc()
+                decision = self._protocol.refuse_for_rate(wait, decision.frame.ref)
         if isinstance(decision, Close):
             self.close_soon(decision.code, decision.reason)
         elif isinstance(decision, Reply):
             self.push(encode(decision.frame))
-        elif isinstance(decision, Handle) and isinstance(decision.frame, Send):
+        elif isinstance(decision.frame, Send):
             # Sends run concurrently so that a client's pipelined sends share commits; they
             # are submitted in frame order, so they are committed in that order too.
             task = asyncio.create_task(self._handle_guarded(decision.frame))
@@ -197,7 +206,7 @@ class LiveConnection:
             task.add_done_callback(self._sends_in_flight.discard)
             if len(self._sends_in_flight) >= MAX_SENDS_IN_FLIGHT:
                 await asyncio.wait(self._sends_in_flight, return_when=asyncio.FIRST_COMPLETED)
-        elif isinstance(decision, Handle):
+        else:
             await self._handle_guarded(decision.frame)
 
     async def _handle_guarded(self, frame: Hello | Send | Sync | Read | Typing | Ping) -> None:
@@ -248,14 +257,7 @@ class LiveConnection:
         )
 
     async def _send(self, frame: Send) -> None:
-        wait = self._gateway.send_bucket(self.viewer.account_id).take()
-        if wait > 0:
-            decision = self._protocol.refuse_for_rate(wait, frame.ref)
-            if isinstance(decision, Close):
-                self.close_soon(decision.code, decision.reason)
-            elif isinstance(decision, Reply):
-                self.push(encode(decision.frame))
-            return
+        started = time.perf_counter()
         message = await self._gateway.conversations.send(self.viewer, frame)
         self._reply(
             Ack(
@@ -265,8 +267,9 @@ class LiveConnection:
                 seq=message.seq,
                 id=message.id,
                 created_at=message_view(message).created_at,
-            )  # fmt: skip
+            )
         )
+        metrics.SEND_TO_ACK.observe(time.perf_counter() - started)
 
     async def _sync(self, frame: Sync) -> None:
         handler = self._gateway.conversations

@@ -9,15 +9,15 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from gateway import validation
+from gateway import metrics, validation
 from gateway.authz import Role, Viewer
 from gateway.bus import Bus
 from gateway.database import Database, Transaction
 from gateway.errors import ApiError
 from gateway.events import SessionRevoked
 from gateway.ids import format_time, new_id, utc_now
+from gateway.limits import LoginLimiter
 from gateway.models import Account
-from gateway.ratelimit import FailureWindow
 from gateway.schemas import (
     AccountCreate,
     AccountPublic,
@@ -34,12 +34,19 @@ log = logging.getLogger(__name__)
 
 
 class AccountHandler:
-    def __init__(self, settings: Settings, db: Database, bus: Bus, passwords: Passwords) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        bus: Bus,
+        passwords: Passwords,
+        login_limiter: LoginLimiter,
+    ) -> None:
         self._settings = settings
         self._db = db
         self._bus = bus
         self._passwords = passwords
-        self._login_failures = FailureWindow(settings.login_attempts_per_minute)
+        self._login_failures = login_limiter
 
     async def sign_up(self, body: AccountCreate) -> AccountPublic:
         email = validation.normalize_email(body.email)
@@ -66,17 +73,18 @@ class AccountHandler:
     async def sign_in(self, body: SessionCreate, *, client_ip: str) -> SessionCreated:
         email = body.email.strip().lower()
         keys = (f"ip:{client_ip}", f"email:{email}")
-        wait = max(self._login_failures.retry_after(key) for key in keys)
+        wait = max([await self._login_failures.retry_after(key) for key in keys])
         if wait > 0:
+            metrics.RATE_LIMITED.labels("sign_in").inc()
             raise RateLimited(wait)
         account = await self._db.read(lambda session: store.account_by_email(session, email=email))
         stored_hash = None if account is None else account.password_hash
         ok = await asyncio.to_thread(self._passwords.verify, stored_hash, body.password)
         if account is None or not ok:
             for key in keys:
-                self._login_failures.fail(key)
+                await self._login_failures.fail(key)
             raise ApiError(401, "bad_credentials", "wrong email or password")
-        self._login_failures.succeed(f"email:{email}")
+        await self._login_failures.succeed(f"email:{email}")
         token = new_token()
         now = utc_now()
         expires_at = now + timedelta(days=self._settings.session_days)
@@ -139,6 +147,7 @@ class AccountHandler:
             email=account.email,
             display_name=account.display_name,
             brands=[BrandRole(handle=handle, role=role.value) for handle, role in brands],
+            push_previews=account.push_previews,
         )
 
 

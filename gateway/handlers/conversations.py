@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from gateway import authz, validation
+from gateway import authz, metrics, validation
 from gateway.authz import Viewer
 from gateway.bus import Bus
 from gateway.conversation_rules import SenderRole
@@ -20,6 +21,7 @@ from gateway.handlers.brands import unknown_brand
 from gateway.ids import new_id, parse_time, utc_now
 from gateway.models import Conversation, Message
 from gateway.protocol import Send
+from gateway.push.payload import PushJob
 from gateway.schemas import (
     AssignBody,
     ConversationList,
@@ -36,9 +38,12 @@ _PARTICIPANTS_CACHE_SIZE = 100_000
 
 
 class ConversationHandler:
-    def __init__(self, db: Database, bus: Bus) -> None:
+    def __init__(
+        self, db: Database, bus: Bus, push: Callable[[PushJob], None] | None = None
+    ) -> None:
         self._db = db
         self._bus = bus
+        self._push = push  # queues a push for offline recipients; never waits
         self._participants: dict[str, tuple[str, str]] = {}
         self._sends = GroupCommit(db, self._send_in)
 
@@ -51,6 +56,10 @@ class ConversationHandler:
         except IntegrityError:
             # Another node committed the same client_id (or opened the same thread) first.
             return await self._sends.submit((viewer, frame))
+
+    async def drain(self) -> None:
+        """Wait for every send taken in so far to be committed (for a graceful shutdown)."""
+        await self._sends.drain()
 
     def _send_in(self, tx: Transaction, unit: tuple[Viewer, Send]) -> Message:
         viewer, frame = unit
@@ -79,6 +88,11 @@ class ConversationHandler:
             message=store.message_view(appended.row),
         )
         tx.after_commit(lambda: self._bus.publish(event))
+        tx.after_commit(metrics.MESSAGES_COMMITTED.inc)
+        if self._push is not None:
+            push = self._push
+            # Only the committing node queues the push, so each message is pushed once.
+            tx.after_commit(lambda: push(PushJob.message(event)))
         return appended.row
 
     def _thread_for_send(
@@ -152,7 +166,7 @@ class ConversationHandler:
 
         return await self._db.read(load)
 
-    async def list(
+    async def list_conversations(
         self, viewer: Viewer, *, status: str | None, before: str | None, limit: int
     ) -> ConversationList:
         after = None if before is None else _decode_cursor(before)
@@ -188,6 +202,58 @@ class ConversationHandler:
             self._participants[conversation_id] = known
         authz.require_participant(viewer, brand_id=known[0], consumer_id=known[1])
         return known
+
+    # --- reading back what a bus lost (gateway.sequencer.MessageSource) ----------------
+
+    async def last_seq_before(self, conversation_id: str, moment: datetime) -> int:
+        return await self._db.read(
+            lambda session: store.last_seq_before(
+                session, conversation_id=conversation_id, moment=moment
+            )
+        )
+
+    async def committed_after(
+        self, conversation_id: str, after_seq: int, limit: int
+    ) -> list[MessageCommitted]:
+        def load(session: Session) -> list[MessageCommitted]:
+            conversation = store.conversation_by_id(session, conversation_id=conversation_id)
+            if conversation is None:
+                return []
+            messages = store.messages_after(
+                session, conversation_id=conversation_id, after_seq=after_seq, limit=limit
+            )
+            return [
+                MessageCommitted(
+                    brand_id=conversation.brand_id,
+                    consumer_id=conversation.consumer_id,
+                    message=store.message_view(message),
+                )
+                for message in messages
+            ]
+
+        return await self._db.read(load)
+
+    async def changed_since(self, moment: datetime) -> list[ConversationChanged]:
+        """The present state of every conversation with a message since ``moment``."""
+
+        def load(session: Session) -> list[ConversationChanged]:
+            changes = []
+            for conversation in store.active_since(session, moment=moment):
+                view = store.view_one(
+                    session, conversation_id=conversation.id, viewer_id=conversation.consumer_id
+                )
+                assert view is not None
+                changes.append(
+                    ConversationChanged(
+                        brand_id=conversation.brand_id,
+                        consumer_id=conversation.consumer_id,
+                        conversation=view,
+                        read_seqs=store.read_cursors(session, conversation_id=conversation.id),
+                    )
+                )
+            return changes
+
+        return await self._db.read(load)
 
     # --- receipts and typing -----------------------------------------------------------
 

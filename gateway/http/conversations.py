@@ -13,7 +13,7 @@ from gateway.schemas import (
 
 
 async def list_conversations(call: ApiRequest) -> ConversationList:
-    return await call.gateway.conversations.list(
+    return await call.gateway.conversations.list_conversations(
         call.viewer,
         status=call.query_str("status", choices=("open", "resolved")),
         before=call.query_str("before"),

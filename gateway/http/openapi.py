@@ -49,9 +49,10 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _operation(endpoint: Endpoint, refs: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    path_schemas = {p.name: p.schema for p in endpoint.path_schemas}
     parameters = [
         {"name": name, "in": "path", "required": True,
-         "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+         "schema": path_schemas.get(name, {"type": "string", "minLength": 1, "maxLength": 64})}
         for name in endpoint.path_params
     ] + [
         {"name": p.name, "in": "query", "required": False, "schema": p.schema,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, func
@@ -90,3 +91,26 @@ def count_owners(session: Session, *, brand_id: str) -> int:
         .where(Membership.brand_id == brand_id, Membership.role == Role.OWNER)
     )
     return int(result.one())
+
+
+def member_ids(session: Session, *, brand_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Brand id -> the account ids of its members, for each of ``brand_ids``."""
+    members: dict[str, list[str]] = {brand_id: [] for brand_id in brand_ids}
+    if members:
+        rows = session.exec(
+            select(Membership.brand_id, Membership.account_id).where(
+                col(Membership.brand_id).in_(list(members))
+            )
+        )
+        for brand_id, account_id in rows:
+            members[brand_id].append(account_id)
+    return members
+
+
+def handles(session: Session, *, brand_ids: Iterable[str]) -> dict[str, str]:
+    """Brand id -> handle, for those of ``brand_ids`` that exist."""
+    wanted = list(set(brand_ids))
+    if not wanted:
+        return {}
+    rows = session.exec(select(Brand.id, Brand.handle).where(col(Brand.id).in_(wanted)))
+    return dict(rows.all())

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -138,6 +138,21 @@ def _read_cursor_upsert(dialect: str) -> Any:
         set_={"seq": statement.excluded.seq},
         where=col(ReadCursor.seq) < statement.excluded.seq,
     ).returning(col(ReadCursor.seq))
+
+
+def last_seq_before(session: Session, *, conversation_id: str, moment: datetime) -> int:
+    result = session.exec(
+        select(func.max(Message.seq)).where(
+            Message.conversation_id == conversation_id, col(Message.created_at) < moment
+        )
+    ).one()
+    return int(result or 0)
+
+
+def active_since(session: Session, *, moment: datetime) -> Sequence[Conversation]:
+    return session.exec(
+        select(Conversation).where(col(Conversation.last_message_at) >= moment)
+    ).all()
 
 
 def move_read_cursor(session: Session, *, conversation_id: str, account_id: str, seq: int) -> bool:
