@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ TEST_ENV = {
 # ATDESK_TEST_BACKEND=postgres runs every gateway of the suite on PostgreSQL and the Redis
 # bus (each gateway in a database and key prefix of its own); the default is SQLite.
 BACKEND = os.environ.get("ATDESK_TEST_BACKEND", "sqlite")
-POSTGRES_ADMIN_URL = os.environ.get("ATDESK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ATDESK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1/postgres"
+)
 REDIS_URL = os.environ.get("ATDESK_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
@@ -51,12 +54,21 @@ def free_port() -> int:
 class GatewayProcess:
     """Start, stop, kill and restart one gateway; its database lives in ``workdir``."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        backend: str = BACKEND,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.workdir = workdir
+        self.extra_args = tuple(extra_args)  # more `atdesk serve` arguments, e.g. --demo
         self.port = free_port()
         backend_env = {"ATDESK_DATABASE_URL": f"sqlite:///{workdir / 'atdesk.sqlite3'}"}
         self.postgres_database: str | None = None
-        if BACKEND == "postgres":
+        self._owns_database = True
+        if backend == "postgres":
             self.postgres_database = f"atdesk_t_{uuid.uuid4().hex[:16]}"
             _postgres_admin(f'CREATE DATABASE "{self.postgres_database}"')
             admin_url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
@@ -89,7 +101,7 @@ class GatewayProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gateway.cli", "serve", "--port", str(self.port),
-                 "--log-level", "warning"],
+                 "--log-level", "warning", *self.extra_args],
                 cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         deadline = time.monotonic() + 30
@@ -128,8 +140,17 @@ class GatewayProcess:
         with psycopg.connect(self.env["ATDESK_DATABASE_URL"]) as connection:
             return connection.execute(sql).fetchall()  # type: ignore[arg-type]
 
+    def sibling(self, workdir: Path, env: dict[str, str] | None = None) -> GatewayProcess:
+        """Another node of the same system: same database, same Redis bus, its own port."""
+        assert self.postgres_database is not None, "nodes share PostgreSQL and Redis"
+        node = GatewayProcess(workdir, {**self.env, **(env or {})}, backend="sqlite")
+        node.postgres_database = self.postgres_database
+        node._owns_database = False
+        node._migrated = True
+        return node
+
     def destroy(self) -> None:
         """Stop, and drop the PostgreSQL database if there is one."""
         self.stop()
-        if self.postgres_database is not None:
+        if self.postgres_database is not None and self._owns_database:
             _postgres_admin(f'DROP DATABASE IF EXISTS "{self.postgres_database}" WITH (FORCE)')

@@ -1,0 +1,515 @@
+"""Scale-out acceptance: many nodes on PostgreSQL and Redis, and no loss through failures.
+
+These tests always run on PostgreSQL and Redis, whatever ATDESK_TEST_BACKEND says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from sqlalchemy.engine import make_url
+
+from tests.clients import Api, Socket, User
+from tests.gateway_process import GatewayProcess, free_port
+from tests.tcp_proxy import TcpProxy
+
+Cluster = Callable[[int], list[GatewayProcess]]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    nodes: list[GatewayProcess] = []
+
+    def start(count: int, env: dict[str, str] | None = None) -> list[GatewayProcess]:
+        first = GatewayProcess(tmp_path / "node0", env, backend="postgres")
+        (tmp_path / "node0").mkdir()
+        nodes.append(first)
+        for index in range(1, count):
+            (tmp_path / f"node{index}").mkdir()
+            nodes.append(first.sibling(tmp_path / f"node{index}"))
+        for node in nodes:
+            node.start()
+        return nodes
+
+    yield start
+    for node in reversed(nodes):
+        node.destroy()
+
+
+@pytest.fixture
+async def api_of() -> AsyncIterator[Callable[[GatewayProcess], Api]]:
+    clients: list[Api] = []
+
+    def make(node: GatewayProcess) -> Api:
+        clients.append(Api(node.http_url))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+async def _drain(socket: Socket, count: int, timeout: float = 60) -> list[dict[str, Any]]:
+    """``count`` message objects, deduplicated by (conversation, seq) as clients do."""
+    seen: dict[tuple[str, int], dict[str, Any]] = {}
+    order: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while len(order) < count:
+            frame = await socket.recv(timeout)
+            if frame["type"] == "message":
+                message = frame["message"]
+                key = (message["conversation_id"], message["seq"])
+                if key not in seen:
+                    seen[key] = message
+                    order.append(message)
+    return order
+
+
+async def test_every_message_reaches_every_socket_on_every_node_in_order(
+    cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    a, b, c = cluster(3)
+    api = api_of(a)
+    owner, first_agent, second_agent, consumer = [
+        await api.sign_up(name) for name in ("owner", "agent", "agent", "lea")
+    ]
+    handle = await api.create_brand(owner)
+    await api.add_member(owner, handle, first_agent)
+    await api.add_member(owner, handle, second_agent)
+    consumer_socket = await Socket.open(a.ws_url, consumer)
+    agent_b = await Socket.open(b.ws_url, first_agent)
+    agent_c = await Socket.open(c.ws_url, second_agent)
+    opening = await consumer_socket.send_message("hello", to=f"@{handle}")
+    conversation_id = opening["conversation_id"]
+    for socket in (agent_b, agent_c):
+        assert [m["seq"] for m in await _drain(socket, 1)] == [1]
+
+    async def send(socket: Socket, count: int) -> None:
+        for i in range(count):
+            await socket.send_json(
+                {"type": "send", "client_id": uuid.uuid4().hex, "conversation_id": conversation_id,
+                 "text": f"#{i}"}
+            )  # fmt: skip
+
+    total = 300
+    readers = [asyncio.create_task(_drain(s, total)) for s in (consumer_socket, agent_b, agent_c)]
+    await asyncio.gather(send(consumer_socket, 100), send(agent_b, 100), send(agent_c, 100))
+    received = await asyncio.gather(*readers)
+    history = await api.history(consumer, conversation_id)
+    assert [m["seq"] for m in history] == list(range(1, total + 2))
+    for messages in received:
+        assert [m["seq"] for m in messages] == list(range(2, total + 2))
+        assert [m["id"] for m in messages] == [m["id"] for m in history[1:]]
+    for socket in (consumer_socket, agent_b, agent_c):
+        await socket.close()
+
+
+class RedisServer:
+    """A Redis of the test's own, so that restarting it disturbs nobody else."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(100):
+            if (
+                subprocess.run(
+                    ["redis-cli", "-p", str(self.port), "ping"], capture_output=True
+                ).stdout.strip()
+                == b"PONG"
+            ):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def subscribers(self) -> list[str]:
+        """Ids of the connections subscribed to a channel."""
+        listing = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "CLIENT", "LIST"],
+            capture_output=True, check=True, text=True,
+        ).stdout  # fmt: skip
+        return [
+            dict(field.split("=", 1) for field in line.split() if "=" in field)["id"]
+            for line in listing.splitlines()
+            if " sub=0 " not in line
+        ]
+
+    async def wait_for_subscribers(self, count: int) -> None:
+        async with asyncio.timeout(30):
+            while len(self.subscribers()) < count:
+                await asyncio.sleep(0.05)
+
+    def kill_subscribers(self) -> int:
+        """Drop every connection subscribed to a channel; how many there were."""
+        subscribers = self.subscribers()
+        for client_id in subscribers:
+            subprocess.run(
+                ["redis-cli", "-p", str(self.port), "CLIENT", "KILL", "ID", client_id],
+                capture_output=True, check=True,
+            )  # fmt: skip
+        return len(subscribers)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_connected_clients_get_everything_sent_while_redis_was_down(
+    tmp_path: Path, own_redis: RedisServer, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = GatewayProcess(tmp_path / "a", {"ATDESK_REDIS_URL": own_redis.url}, backend="postgres")
+    b = a.sibling(tmp_path / "b")
+    try:
+        a.start()
+        b.start()
+        api = api_of(a)
+        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+        handle = await api.create_brand(owner)
+        consumer_socket = await Socket.open(a.ws_url, consumer)
+        desk = await Socket.open(b.ws_url, owner)
+        opening = await consumer_socket.send_message("before", to=f"@{handle}")
+        conversation_id = opening["conversation_id"]
+        await _drain(desk, 1)
+
+        own_redis.stop()  # in the middle of the stream
+        during = [
+            await consumer_socket.send_message(f"during {i}", conversation_id=conversation_id)
+            for i in range(20)
+        ]
+        own_redis.start()
+        after = [
+            await consumer_socket.send_message(f"after {i}", conversation_id=conversation_id)
+            for i in range(20)
+        ]
+        # The desk never reconnected; it must hear all of it soon after Redis is back.
+        received = await _drain(desk, 40, timeout=5)
+        assert [m["id"] for m in received] == [ack["id"] for ack in during + after]
+        assert [m["seq"] for m in received] == list(range(2, 42))
+        await desk.send_json({"type": "ping", "ref": "same socket"})
+        while (frame := await desk.recv())["type"] != "pong":
+            assert frame["type"] != "message" or frame["message"]["seq"] <= 41
+        await consumer_socket.close()
+        await desk.close()
+    finally:
+        b.destroy()
+        a.destroy()
+
+
+async def test_a_lost_subscription_is_repaired_from_the_database(
+    tmp_path: Path, own_redis: RedisServer, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    """Pub/sub keeps nothing for a subscriber that is away: what was published while node B
+    resubscribed never reaches it through Redis, only through reading back the database."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = GatewayProcess(tmp_path / "a", {"ATDESK_REDIS_URL": own_redis.url}, backend="postgres")
+    b = a.sibling(tmp_path / "b")
+    try:
+        a.start()
+        b.start()
+        api = api_of(a)
+        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+        handle = await api.create_brand(owner)
+        consumer_socket = await Socket.open(a.ws_url, consumer)
+        desk = await Socket.open(b.ws_url, owner)
+        opening = await consumer_socket.send_message("0", to=f"@{handle}")
+        conversation_id = opening["conversation_id"]
+        await _drain(desk, 1)
+
+        # Keep both nodes' subscriptions down while messages are committed, then stop: no
+        # later message reveals the gap, so only reading back on resubscribe can deliver them.
+        async def keep_subscriptions_down(stop: asyncio.Event) -> int:
+            kills = 0
+            while not stop.is_set():
+                kills += own_redis.kill_subscribers()
+                await asyncio.sleep(0.01)
+            return kills
+
+        stop = asyncio.Event()
+        killer = asyncio.create_task(keep_subscriptions_down(stop))
+        await asyncio.sleep(0.2)
+        acks = [
+            await consumer_socket.send_message(str(i), conversation_id=conversation_id)
+            for i in range(1, 11)
+        ]
+        stop.set()
+        assert await killer >= 2
+        received = await _drain(desk, 10, timeout=30)
+        assert [m["id"] for m in received] == [ack["id"] for ack in acks]
+        await consumer_socket.close()
+        await desk.close()
+    finally:
+        b.destroy()
+        a.destroy()
+
+
+async def test_a_node_killed_mid_stream_loses_nothing_acked(
+    cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    a, b = cluster(2)
+    api = api_of(a)
+    owner = await api.sign_up("owner")
+    handle = await api.create_brand(owner)
+    consumers: list[User] = [await api.sign_up(f"c{i}") for i in range(50)]
+    sockets = [await Socket.open(b.ws_url, consumer) for consumer in consumers]
+    acked: dict[str, dict[str, Any]] = {}
+    outboxes: list[list[str]] = [[uuid.uuid4().hex for _ in range(20)] for _ in consumers]
+
+    async def run(socket: Socket, outbox: list[str]) -> None:
+        try:
+            for client_id in outbox:
+                await socket.send_json(
+                    {"type": "send", "client_id": client_id, "to": f"@{handle}",
+                     "text": f"m {client_id}"}
+                )  # fmt: skip
+            while True:
+                frame = await socket.recv(timeout=30)
+                if frame["type"] == "ack":
+                    acked[frame["client_id"]] = frame
+                    if len(acked) == 300:
+                        b.kill()
+        except (websockets.ConnectionClosed, TimeoutError):
+            return
+
+    await asyncio.gather(*(run(s, o) for s, o in zip(sockets, outboxes, strict=True)))
+    assert 300 <= len(acked) < 1000, "the kill must land while messages are in flight"
+
+    # Every client moves to node A, resends what has no ack (same client_id), and syncs.
+    results = []
+    for consumer, outbox in zip(consumers, outboxes, strict=True):
+        session = await api.sign_in(consumer)
+        socket = await Socket.open(a.ws_url, session)
+        conversation_id = None
+        for client_id in outbox:
+            ack = acked.get(client_id) or await socket.send_message(
+                f"m {client_id}", to=f"@{handle}", client_id=client_id
+            )
+            conversation_id = ack["conversation_id"]
+        assert conversation_id is not None
+        await socket.send_json(
+            {"type": "sync", "ref": "s", "conversation_id": conversation_id, "after_seq": 0}
+        )
+        synced = await _drain(socket, len(outbox))
+        results.append((outbox, synced))
+        await socket.close()
+    for outbox, synced in results:
+        # Live frames of the resends and the sync's frames interleave; after the client's
+        # dedupe by (conversation, seq), the thread is whole and gapless.
+        assert sorted(m["seq"] for m in synced) == list(range(1, len(outbox) + 1))
+        assert sorted(m["client_id"] for m in synced) == sorted(outbox)
+        for message in synced:
+            if message["client_id"] in acked:
+                assert message["id"] == acked[message["client_id"]]["id"]
+
+
+async def test_sigterm_under_load_closes_with_1001_and_every_ack_is_stored(
+    cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    [node] = cluster(1)
+    api = api_of(node)
+    owner = await api.sign_up("owner")
+    handle = await api.create_brand(owner)
+    consumers = [await api.sign_up(f"c{i}") for i in range(10)]
+    sockets = [await Socket.open(node.ws_url, consumer) for consumer in consumers]
+    acked: dict[str, dict[str, Any]] = {}
+    close_codes: list[int | None] = []
+
+    async def run(socket: Socket) -> None:
+        for _ in range(200):
+            await socket.send_json(
+                {"type": "send", "client_id": uuid.uuid4().hex, "to": f"@{handle}", "text": "x"}
+            )
+        try:
+            while True:
+                frame = await socket.recv(timeout=30)
+                if frame["type"] == "ack":
+                    acked[frame["client_id"]] = frame
+                    if len(acked) == 500 and node.process is not None:
+                        node.process.terminate()  # SIGTERM, mid-stream
+        except websockets.ConnectionClosed as closed:
+            close_codes.append(closed.rcvd.code if closed.rcvd else None)
+
+    await asyncio.gather(*(run(socket) for socket in sockets))
+    # uvicorn re-raises the signal once it has shut down cleanly, as a process should.
+    assert node.process is not None and node.process.wait(30) in (0, -signal.SIGTERM)
+    assert "Traceback" not in node.log()
+    assert close_codes == [1001] * len(sockets)
+    assert 500 <= len(acked) < 2000
+    stored = dict(node.query("SELECT client_id, id FROM messages"))
+    for client_id, ack in acked.items():
+        assert stored.get(client_id) == ack["id"], f"ack {client_id} has no stored row"
+
+
+async def test_database_unreachable_means_errors_never_acks_and_heals_by_itself(
+    tmp_path: Path, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    node = GatewayProcess(tmp_path, backend="postgres")
+    direct = make_url(node.env["ATDESK_DATABASE_URL"])
+    proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432)
+    await proxy.start()
+    node.env["ATDESK_DATABASE_URL"] = direct.set(port=proxy.port).render_as_string(
+        hide_password=False
+    )
+    try:
+        await asyncio.to_thread(node.start)  # the proxy runs on this loop: keep it turning
+        api = api_of(node)
+        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+        handle = await api.create_brand(owner)
+        socket = await Socket.open(node.ws_url, consumer)
+        before = await socket.send_message("before", to=f"@{handle}")
+        conversation_id = before["conversation_id"]
+
+        await proxy.cut()
+        ready = await api.call("GET", "/readyz")
+        assert ready.status_code == 503 and ready.json()["error"]["code"] == "not_ready"
+        client_ids = [uuid.uuid4().hex for _ in range(5)]
+        for client_id in client_ids:
+            await socket.send_json(
+                {"type": "send", "ref": client_id, "client_id": client_id,
+                 "conversation_id": conversation_id, "text": "during"}
+            )  # fmt: skip
+            reply = await socket.recv(timeout=30)
+            assert (reply["type"], reply["code"], reply["ref"]) == ("error", "internal", client_id)
+
+        await proxy.start()
+        async with asyncio.timeout(30):
+            while (await api.call("GET", "/readyz")).status_code != 200:
+                await asyncio.sleep(0.1)
+        after = await socket.send_message("after", conversation_id=conversation_id)
+        assert after["seq"] == 2  # nothing from the outage was stored
+        retried = await socket.send_message(
+            "during", conversation_id=conversation_id, client_id=client_ids[0]
+        )
+        assert retried["seq"] == 3
+        await socket.close()
+    finally:
+        if proxy.running:
+            await proxy.cut()
+        node.destroy()
+
+
+async def test_send_limits_hold_across_nodes_in_total(
+    tmp_path: Path, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    # 10 at once, then one every 10 s: a flood of a few seconds earns at most one more.
+    limits = {"ATDESK_SEND_RATE": "0.1", "ATDESK_SEND_BURST": "10"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = GatewayProcess(tmp_path / "a", limits, backend="postgres")
+    b = a.sibling(tmp_path / "b")
+    try:
+        a.start()
+        b.start()
+        api = api_of(a)
+        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+        handle = await api.create_brand(owner)
+        on_a = await Socket.open(a.ws_url, consumer)
+        on_b = await Socket.open(b.ws_url, await api.sign_in(consumer))
+
+        async def flood(socket: Socket) -> list[dict[str, Any]]:
+            for i in range(20):
+                await socket.send_json(
+                    {"type": "send", "ref": str(i), "client_id": uuid.uuid4().hex,
+                     "to": f"@{handle}", "text": "flood"}
+                )  # fmt: skip
+            replies: list[dict[str, Any]] = []
+            while len(replies) < 20:
+                frame = await socket.recv()
+                if frame["type"] in ("ack", "error"):
+                    replies.append(frame)
+            return replies
+
+        replies = [r for rs in await asyncio.gather(flood(on_a), flood(on_b)) for r in rs]
+        acks = [r for r in replies if r["type"] == "ack"]
+        refusals = [r for r in replies if r["type"] == "error"]
+        assert 10 <= len(acks) <= 11  # one node alone would have allowed 10 on each
+        assert {r["code"] for r in refusals} == {"rate_limited"}
+        assert all(r["retry_after_s"] > 0 for r in refusals)
+        await on_a.close()
+        await on_b.close()
+    finally:
+        b.destroy()
+        a.destroy()
+
+
+async def test_workers_share_one_port_and_one_bus(
+    tmp_path: Path, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    node = GatewayProcess(tmp_path, backend="postgres", extra_args=["--workers", "2"])
+    try:
+        node.start()
+        api = api_of(node)
+        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+        handle = await api.create_brand(owner)
+        # Connections land on either process; with enough of them, both are used, and every
+        # message reaches every socket whichever process holds it.
+        desks = [await Socket.open(node.ws_url, await api.sign_in(owner)) for _ in range(8)]
+        phone = await Socket.open(node.ws_url, consumer)
+        acks = [await phone.send_message(f"#{i}", to=f"@{handle}") for i in range(5)]
+        for desk in desks:
+            received = await _drain(desk, 5)
+            assert [m["id"] for m in received] == [ack["id"] for ack in acks]
+            await desk.close()
+        await phone.close()
+        assert node.process is not None
+        workers = subprocess.run(
+            ["pgrep", "-P", str(node.process.pid), "-f", "spawn_main"],
+            capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        assert len(workers) == 2
+    finally:
+        node.destroy()
+
+
+async def test_sign_in_limits_hold_across_nodes(
+    tmp_path: Path, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = GatewayProcess(
+        tmp_path / "a", {"ATDESK_LOGIN_ATTEMPTS_PER_MINUTE": "3"}, backend="postgres"
+    )
+    b = a.sibling(tmp_path / "b")
+    try:
+        a.start()
+        b.start()
+        user = await api_of(a).sign_up("lea")
+        wrong = {"email": user.email, "password": "not the password"}
+        codes = []
+        for node in (a, b, a, b):
+            response = await api_of(node).call("POST", "/v1/sessions", json=wrong)
+            codes.append(response.json()["error"]["code"])
+        assert codes == ["bad_credentials"] * 3 + ["rate_limited"]
+    finally:
+        b.destroy()
+        a.destroy()
