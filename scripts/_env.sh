@@ -21,10 +21,13 @@ ensure_venv() {  # $1: the extras to install, e.g. "" or "[test]"
   if [ ! -x .venv/bin/python ]; then
     "$(pick_python)" -m venv .venv
   fi
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "installing atdesk${extras} into .venv ..." >&2
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] ||
+    [ sdk/python/pyproject.toml -nt "$stamp" ]; then
+    echo "installing atdesk${extras} and atdesk-sdk into .venv ..." >&2
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".${extras}"
+    # The Python SDK is its own distribution; the suite tests it, `serve --demo` points to it.
+    .venv/bin/python -m pip install --quiet -e sdk/python
     touch "$stamp"
   fi
 }
