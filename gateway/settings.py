@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,11 +10,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from gateway.environment import SettingsError as SettingsError  # re-exported: part of this API
+from gateway.environment import number
 from gateway.push.settings import PushSettings, load_push_settings
-
-
-class SettingsError(Exception):
-    """A setting is unusable; the message names it and says what would work."""
 
 
 @dataclass(frozen=True)
@@ -41,21 +38,6 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
-
-
-def _number(env: Mapping[str, str], name: str, default: float, *, low: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if not math.isfinite(value):  # nan passes every comparison; inf breaks int()
-        raise SettingsError(f"{name}={raw!r} must be a finite number")
-    if value < low:
-        raise SettingsError(f"{name}={raw!r} must be at least {low:g}")
-    return value
 
 
 def _database_url(raw: str | None) -> str:
@@ -96,16 +78,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=_database_url(env.get("ATDESK_DATABASE_URL")),
         redis_url=redis_url,
         redis_prefix=env.get("ATDESK_REDIS_PREFIX") or Settings.redis_prefix,
-        database_pool_size=int(_number(env, "ATDESK_DATABASE_POOL_SIZE", 10, low=1)),
+        database_pool_size=int(number(env, "ATDESK_DATABASE_POOL_SIZE", 10, low=1)),
         allowed_origins=tuple(o for o in origins if o),
-        send_rate_per_s=_number(env, "ATDESK_SEND_RATE", Settings.send_rate_per_s, low=0.1),
-        send_burst=int(_number(env, "ATDESK_SEND_BURST", Settings.send_burst, low=1)),
-        frame_rate_per_s=_number(env, "ATDESK_FRAME_RATE", Settings.frame_rate_per_s, low=0.1),
-        frame_burst=int(_number(env, "ATDESK_FRAME_BURST", Settings.frame_burst, low=1)),
-        login_attempts_per_minute=int(_number(env, "ATDESK_LOGIN_ATTEMPTS_PER_MINUTE", 10, low=1)),
-        password_time_cost=int(_number(env, "ATDESK_PASSWORD_TIME_COST", 3, low=1)),
-        password_memory_kib=int(_number(env, "ATDESK_PASSWORD_MEMORY_KIB", 65536, low=8)),
-        hello_timeout_s=_number(env, "ATDESK_HELLO_TIMEOUT_S", 10.0, low=0.1),
+        send_rate_per_s=number(env, "ATDESK_SEND_RATE", Settings.send_rate_per_s, low=0.1),
+        send_burst=int(number(env, "ATDESK_SEND_BURST", Settings.send_burst, low=1)),
+        frame_rate_per_s=number(env, "ATDESK_FRAME_RATE", Settings.frame_rate_per_s, low=0.1),
+        frame_burst=int(number(env, "ATDESK_FRAME_BURST", Settings.frame_burst, low=1)),
+        login_attempts_per_minute=int(number(env, "ATDESK_LOGIN_ATTEMPTS_PER_MINUTE", 10, low=1)),
+        password_time_cost=int(number(env, "ATDESK_PASSWORD_TIME_COST", 3, low=1)),
+        password_memory_kib=int(number(env, "ATDESK_PASSWORD_MEMORY_KIB", 65536, low=8)),
+        hello_timeout_s=number(env, "ATDESK_HELLO_TIMEOUT_S", 10.0, low=0.1),
         push=_push_settings(env),
     )
 

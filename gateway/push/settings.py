@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from gateway.environment import number
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,10 @@ def load_push_settings(env: Mapping[str, str]) -> PushSettings:
         credentials_path=path,
         project_id=project_id,
         endpoint=endpoint.rstrip("/") if endpoint else None,
-        queue_size=int(_number(env, "ATDESK_PUSH_QUEUE_SIZE", 10_000, low=1)),
-        timeout_s=_number(env, "ATDESK_PUSH_TIMEOUT_S", 10.0, low=0.1),
-        max_attempts=int(_number(env, "ATDESK_PUSH_MAX_ATTEMPTS", 5, low=1)),
-        retry_base_s=_number(env, "ATDESK_PUSH_RETRY_BASE_S", 1.0, low=0.01),
+        queue_size=int(number(env, "ATDESK_PUSH_QUEUE_SIZE", 10_000, low=1)),
+        timeout_s=number(env, "ATDESK_PUSH_TIMEOUT_S", 10.0, low=0.1),
+        max_attempts=int(number(env, "ATDESK_PUSH_MAX_ATTEMPTS", 5, low=1)),
+        retry_base_s=number(env, "ATDESK_PUSH_RETRY_BASE_S", 1.0, low=0.01),
     )
 
 
@@ -71,16 +72,3 @@ def _project_of(variable: str, path: Path) -> str:
     if missing:
         raise ValueError(f"{variable}={str(path)!r} lacks {', '.join(missing)}")
     return str(info["project_id"])
-
-
-def _number(env: Mapping[str, str], name: str, default: float, *, low: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if not math.isfinite(value) or value < low:
-        raise ValueError(f"{name}={raw!r} must be a finite number of at least {low:g}")
-    return value
