@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import websockets
@@ -22,7 +22,9 @@ from tests.clients import Api, Socket, User
 from tests.gateway_process import GatewayProcess, free_port
 from tests.tcp_proxy import TcpProxy
 
-Cluster = Callable[[int], list[GatewayProcess]]
+
+class Cluster(Protocol):
+    def __call__(self, count: int, env: dict[str, str] | None = None) -> list[GatewayProcess]: ...
 
 
 @pytest.fixture
@@ -183,94 +185,76 @@ def own_redis() -> Iterator[RedisServer]:
 
 
 async def test_connected_clients_get_everything_sent_while_redis_was_down(
-    tmp_path: Path, own_redis: RedisServer, api_of: Callable[[GatewayProcess], Api]
+    own_redis: RedisServer, cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
 ) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = GatewayProcess(tmp_path / "a", {"ATDESK_REDIS_URL": own_redis.url}, backend="postgres")
-    b = a.sibling(tmp_path / "b")
-    try:
-        a.start()
-        b.start()
-        api = api_of(a)
-        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
-        handle = await api.create_brand(owner)
-        consumer_socket = await Socket.open(a.ws_url, consumer)
-        desk = await Socket.open(b.ws_url, owner)
-        opening = await consumer_socket.send_message("before", to=f"@{handle}")
-        conversation_id = opening["conversation_id"]
-        await _drain(desk, 1)
+    a, b = cluster(2, {"ATDESK_REDIS_URL": own_redis.url})
+    api = api_of(a)
+    owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+    handle = await api.create_brand(owner)
+    consumer_socket = await Socket.open(a.ws_url, consumer)
+    desk = await Socket.open(b.ws_url, owner)
+    opening = await consumer_socket.send_message("before", to=f"@{handle}")
+    conversation_id = opening["conversation_id"]
+    await _drain(desk, 1)
 
-        own_redis.stop()  # in the middle of the stream
-        during = [
-            await consumer_socket.send_message(f"during {i}", conversation_id=conversation_id)
-            for i in range(20)
-        ]
-        own_redis.start()
-        after = [
-            await consumer_socket.send_message(f"after {i}", conversation_id=conversation_id)
-            for i in range(20)
-        ]
-        # The desk never reconnected; it must hear all of it soon after Redis is back.
-        received = await _drain(desk, 40, timeout=5)
-        assert [m["id"] for m in received] == [ack["id"] for ack in during + after]
-        assert [m["seq"] for m in received] == list(range(2, 42))
-        await desk.send_json({"type": "ping", "ref": "same socket"})
-        while (frame := await desk.recv())["type"] != "pong":
-            assert frame["type"] != "message" or frame["message"]["seq"] <= 41
-        await consumer_socket.close()
-        await desk.close()
-    finally:
-        b.destroy()
-        a.destroy()
+    own_redis.stop()  # in the middle of the stream
+    during = [
+        await consumer_socket.send_message(f"during {i}", conversation_id=conversation_id)
+        for i in range(20)
+    ]
+    own_redis.start()
+    after = [
+        await consumer_socket.send_message(f"after {i}", conversation_id=conversation_id)
+        for i in range(20)
+    ]
+    # The desk never reconnected; it must hear all of it soon after Redis is back.
+    received = await _drain(desk, 40, timeout=5)
+    assert [m["id"] for m in received] == [ack["id"] for ack in during + after]
+    assert [m["seq"] for m in received] == list(range(2, 42))
+    await desk.send_json({"type": "ping", "ref": "same socket"})
+    while (frame := await desk.recv())["type"] != "pong":
+        assert frame["type"] != "message" or frame["message"]["seq"] <= 41
+    await consumer_socket.close()
+    await desk.close()
 
 
 async def test_a_lost_subscription_is_repaired_from_the_database(
-    tmp_path: Path, own_redis: RedisServer, api_of: Callable[[GatewayProcess], Api]
+    own_redis: RedisServer, cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
 ) -> None:
     """Pub/sub keeps nothing for a subscriber that is away: what was published while node B
     resubscribed never reaches it through Redis, only through reading back the database."""
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = GatewayProcess(tmp_path / "a", {"ATDESK_REDIS_URL": own_redis.url}, backend="postgres")
-    b = a.sibling(tmp_path / "b")
-    try:
-        a.start()
-        b.start()
-        api = api_of(a)
-        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
-        handle = await api.create_brand(owner)
-        consumer_socket = await Socket.open(a.ws_url, consumer)
-        desk = await Socket.open(b.ws_url, owner)
-        opening = await consumer_socket.send_message("0", to=f"@{handle}")
-        conversation_id = opening["conversation_id"]
-        await _drain(desk, 1)
+    a, b = cluster(2, {"ATDESK_REDIS_URL": own_redis.url})
+    api = api_of(a)
+    owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+    handle = await api.create_brand(owner)
+    consumer_socket = await Socket.open(a.ws_url, consumer)
+    desk = await Socket.open(b.ws_url, owner)
+    opening = await consumer_socket.send_message("0", to=f"@{handle}")
+    conversation_id = opening["conversation_id"]
+    await _drain(desk, 1)
 
-        # Keep both nodes' subscriptions down while messages are committed, then stop: no
-        # later message reveals the gap, so only reading back on resubscribe can deliver them.
-        async def keep_subscriptions_down(stop: asyncio.Event) -> int:
-            kills = 0
-            while not stop.is_set():
-                kills += own_redis.kill_subscribers()
-                await asyncio.sleep(0.01)
-            return kills
+    # Keep both nodes' subscriptions down while messages are committed, then stop: no
+    # later message reveals the gap, so only reading back on resubscribe can deliver them.
+    async def keep_subscriptions_down(stop: asyncio.Event) -> int:
+        kills = 0
+        while not stop.is_set():
+            kills += own_redis.kill_subscribers()
+            await asyncio.sleep(0.01)
+        return kills
 
-        stop = asyncio.Event()
-        killer = asyncio.create_task(keep_subscriptions_down(stop))
-        await asyncio.sleep(0.2)
-        acks = [
-            await consumer_socket.send_message(str(i), conversation_id=conversation_id)
-            for i in range(1, 11)
-        ]
-        stop.set()
-        assert await killer >= 2
-        received = await _drain(desk, 10, timeout=30)
-        assert [m["id"] for m in received] == [ack["id"] for ack in acks]
-        await consumer_socket.close()
-        await desk.close()
-    finally:
-        b.destroy()
-        a.destroy()
+    stop = asyncio.Event()
+    killer = asyncio.create_task(keep_subscriptions_down(stop))
+    await asyncio.sleep(0.2)
+    acks = [
+        await consumer_socket.send_message(str(i), conversation_id=conversation_id)
+        for i in range(1, 11)
+    ]
+    stop.set()
+    assert await killer >= 2
+    received = await _drain(desk, 10, timeout=30)
+    assert [m["id"] for m in received] == [ack["id"] for ack in acks]
+    await consumer_socket.close()
+    await desk.close()
 
 
 async def test_a_node_killed_mid_stream_loses_nothing_acked(
@@ -419,47 +403,38 @@ async def test_database_unreachable_means_errors_never_acks_and_heals_by_itself(
 
 
 async def test_send_limits_hold_across_nodes_in_total(
-    tmp_path: Path, api_of: Callable[[GatewayProcess], Api]
+    cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
 ) -> None:
     # 10 at once, then one every 10 s: a flood of a few seconds earns at most one more.
     limits = {"ATDESK_SEND_RATE": "0.1", "ATDESK_SEND_BURST": "10"}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = GatewayProcess(tmp_path / "a", limits, backend="postgres")
-    b = a.sibling(tmp_path / "b")
-    try:
-        a.start()
-        b.start()
-        api = api_of(a)
-        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
-        handle = await api.create_brand(owner)
-        on_a = await Socket.open(a.ws_url, consumer)
-        on_b = await Socket.open(b.ws_url, await api.sign_in(consumer))
+    a, b = cluster(2, limits)
+    api = api_of(a)
+    owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+    handle = await api.create_brand(owner)
+    on_a = await Socket.open(a.ws_url, consumer)
+    on_b = await Socket.open(b.ws_url, await api.sign_in(consumer))
 
-        async def flood(socket: Socket) -> list[dict[str, Any]]:
-            for i in range(20):
-                await socket.send_json(
-                    {"type": "send", "ref": str(i), "client_id": uuid.uuid4().hex,
-                     "to": f"@{handle}", "text": "flood"}
-                )  # fmt: skip
-            replies: list[dict[str, Any]] = []
-            while len(replies) < 20:
-                frame = await socket.recv()
-                if frame["type"] in ("ack", "error"):
-                    replies.append(frame)
-            return replies
+    async def flood(socket: Socket) -> list[dict[str, Any]]:
+        for i in range(20):
+            await socket.send_json(
+                {"type": "send", "ref": str(i), "client_id": uuid.uuid4().hex,
+                 "to": f"@{handle}", "text": "flood"}
+            )  # fmt: skip
+        replies: list[dict[str, Any]] = []
+        while len(replies) < 20:
+            frame = await socket.recv()
+            if frame["type"] in ("ack", "error"):
+                replies.append(frame)
+        return replies
 
-        replies = [r for rs in await asyncio.gather(flood(on_a), flood(on_b)) for r in rs]
-        acks = [r for r in replies if r["type"] == "ack"]
-        refusals = [r for r in replies if r["type"] == "error"]
-        assert 10 <= len(acks) <= 11  # one node alone would have allowed 10 on each
-        assert {r["code"] for r in refusals} == {"rate_limited"}
-        assert all(r["retry_after_s"] > 0 for r in refusals)
-        await on_a.close()
-        await on_b.close()
-    finally:
-        b.destroy()
-        a.destroy()
+    replies = [r for rs in await asyncio.gather(flood(on_a), flood(on_b)) for r in rs]
+    acks = [r for r in replies if r["type"] == "ack"]
+    refusals = [r for r in replies if r["type"] == "error"]
+    assert 10 <= len(acks) <= 11  # one node alone would have allowed 10 on each
+    assert {r["code"] for r in refusals} == {"rate_limited"}
+    assert all(r["retry_after_s"] > 0 for r in refusals)
+    await on_a.close()
+    await on_b.close()
 
 
 async def test_workers_share_one_port_and_one_bus(
@@ -494,22 +469,11 @@ async def test_workers_share_one_port_and_one_bus(
 async def test_sign_in_limits_hold_across_nodes(
     tmp_path: Path, api_of: Callable[[GatewayProcess], Api]
 ) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = GatewayProcess(
-        tmp_path / "a", {"ATDESK_LOGIN_ATTEMPTS_PER_MINUTE": "3"}, backend="postgres"
-    )
-    b = a.sibling(tmp_path / "b")
-    try:
-        a.start()
-        b.start()
-        user = await api_of(a).sign_up("lea")
-        wrong = {"email": user.email, "password": "not the password"}
-        codes = []
-        for node in (a, b, a, b):
-            response = await api_of(node).call("POST", "/v1/sessions", json=wrong)
-            codes.append(response.json()["error"]["code"])
-        assert codes == ["bad_credentials"] * 3 + ["rate_limited"]
-    finally:
-        b.destroy()
-        a.destroy()
+    a, b = cluster(2, {"ATDESK_LOGIN_ATTEMPTS_PER_MINUTE": "3"})
+    user = await api_of(a).sign_up("lea")
+    wrong = {"email": user.email, "password": "not the password"}
+    codes = []
+    for node in (a, b, a, b):
+        response = await api_of(node).call("POST", "/v1/sessions", json=wrong)
+        codes.append(response.json()["error"]["code"])
+    assert codes == ["bad_credentials"] * 3 + ["rate_limited"]
