@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import redis.asyncio as redis
@@ -78,7 +79,8 @@ class RedisSendLimiter:
 
 
 class LoginLimiter(Protocol):
-    """Failed sign-ins per key (an IP, an email) in a sliding minute."""
+    """Failed sign-ins per key (an IP, an email): a sliding window of ``limit`` failures a
+    minute, and a back-off that doubles for each lockout a key earns within an hour."""
 
     async def retry_after(self, key: str) -> float: ...
 
@@ -87,56 +89,106 @@ class LoginLimiter(Protocol):
     async def succeed(self, key: str) -> None: ...
 
 
+STRIKE_MEMORY_S = 3600.0  # lockouts count towards the back-off for an hour
+MAX_LOCKOUT_S = 3600.0
+
+
+def lockout_s(strikes: int, window_s: float) -> float:
+    """How long the ``strikes``-th lockout within an hour lasts beyond the sliding window:
+    none for the first, then 2, 4, 8... windows, at most an hour."""
+    if strikes < 2:
+        return 0.0
+    return float(min(MAX_LOCKOUT_S, window_s * 2.0 ** (strikes - 1)))
+
+
 class LocalLoginLimiter:
-    def __init__(self, limit: int) -> None:
-        self._window = FailureWindow(limit)
+    def __init__(
+        self, limit: int, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._window = FailureWindow(limit, window_s, clock)
+        self._window_s = window_s
+        self._clock = clock
+        self._strikes: dict[str, tuple[int, float]] = {}  # key -> (count, last lockout)
+        self._locked_until: dict[str, float] = {}
 
     async def retry_after(self, key: str) -> float:
-        return self._window.retry_after(key)
+        locked = self._locked_until.get(key, 0.0) - self._clock()
+        return max(self._window.retry_after(key), locked, 0.0)
 
     async def fail(self, key: str) -> None:
         self._window.fail(key)
+        if self._window.retry_after(key) <= 0:
+            return
+        now = self._clock()
+        count, last = self._strikes.get(key, (0, now))
+        count = 1 if now - last > STRIKE_MEMORY_S else count + 1
+        self._strikes[key] = (count, now)
+        if (extra := lockout_s(count, self._window_s)) > 0:
+            self._locked_until[key] = now + extra
 
     async def succeed(self, key: str) -> None:
         self._window.succeed(key)
+        self._strikes.pop(key, None)
+        self._locked_until.pop(key, None)
 
 
 class RedisLoginLimiter:
-    """The same sliding window, as a sorted set of failure times per key, shared by nodes."""
+    """The same rules, kept in Redis (a sorted set of failure times, a strike counter and a
+    lockout key per key), so that they hold across nodes."""
 
-    WINDOW_S = 60.0
-
-    def __init__(self, client: redis.Redis, prefix: str, limit: int) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str, limit: int, window_s: float = 60.0
+    ) -> None:
         self._client = client
         self._prefix = prefix
         self._limit = limit
+        self._window_s = window_s
 
-    def _key(self, key: str) -> str:
-        return f"{self._prefix}:sign-in-failures:{key}"
+    def _key(self, kind: str, key: str) -> str:
+        return f"{self._prefix}:sign-in-{kind}:{key}"
+
+    async def _sliding_wait(self, key: str, now: float) -> tuple[int, float]:
+        failures = self._key("failures", key)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(failures, 0, now - self._window_s)
+            pipe.zcard(failures)
+            pipe.zrange(failures, 0, 0, withscores=True)
+            pipe.pttl(self._key("lockout", key))
+            _, count, oldest, lockout_ms = await pipe.execute()
+        wait = 0.0
+        if count >= self._limit and oldest:
+            wait = max(0.0, float(oldest[0][1]) + self._window_s - now)
+        return count, max(wait, lockout_ms / 1000 if lockout_ms > 0 else 0.0)
 
     async def retry_after(self, key: str) -> float:
-        now = time.time()
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(self._key(key), 0, now - self.WINDOW_S)
-                pipe.zcard(self._key(key))
-                pipe.zrange(self._key(key), 0, 0, withscores=True)
-                _, count, oldest = await pipe.execute()
+            return (await self._sliding_wait(key, time.time()))[1]
         except (RedisError, OSError) as error:
             log.warning("sign-in limits unavailable (%s); allowing", error)
             return 0.0
-        if count < self._limit or not oldest:
-            return 0.0
-        return max(0.0, float(oldest[0][1]) + self.WINDOW_S - now)
 
     async def fail(self, key: str) -> None:
         now = time.time()
-        with contextlib.suppress(RedisError, OSError):
+        try:
             async with self._client.pipeline(transaction=True) as pipe:
-                pipe.zadd(self._key(key), {f"{now}:{secrets.token_hex(4)}": now})
-                pipe.expire(self._key(key), int(self.WINDOW_S) + 1)
+                pipe.zadd(self._key("failures", key), {f"{now}:{secrets.token_hex(4)}": now})
+                pipe.expire(self._key("failures", key), int(self._window_s) + 1)
                 await pipe.execute()
+            count, _ = await self._sliding_wait(key, now)
+            if count < self._limit:
+                return
+            strikes_key = self._key("strikes", key)
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(strikes_key)
+                pipe.expire(strikes_key, int(STRIKE_MEMORY_S))
+                strikes, _ = await pipe.execute()
+            if (extra := lockout_s(int(strikes), self._window_s)) > 0:
+                await self._client.set(self._key("lockout", key), "1", px=int(extra * 1000))
+        except (RedisError, OSError) as error:
+            log.warning("sign-in limits unavailable (%s); not counted", error)
 
     async def succeed(self, key: str) -> None:
         with contextlib.suppress(RedisError, OSError):
-            await self._client.delete(self._key(key))
+            await self._client.delete(
+                self._key("failures", key), self._key("strikes", key), self._key("lockout", key)
+            )

@@ -467,7 +467,7 @@ async def test_workers_share_one_port_and_one_bus(
 
 
 async def test_sign_in_limits_hold_across_nodes(
-    tmp_path: Path, api_of: Callable[[GatewayProcess], Api]
+    cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
 ) -> None:
     a, b = cluster(2, {"ATDESK_LOGIN_ATTEMPTS_PER_MINUTE": "3"})
     user = await api_of(a).sign_up("lea")
