@@ -67,6 +67,8 @@ class Conversation(SQLModel, table=True):
         UniqueConstraint("consumer_id", "brand_id", name="uq_conversations_consumer_brand"),
         Index("ix_conversations_brand_activity", "brand_id", "last_message_at", "id"),
         Index("ix_conversations_consumer_activity", "consumer_id", "last_message_at", "id"),
+        # A node back from a bus outage reads the conversations active since it left.
+        Index("ix_conversations_activity", "last_message_at"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
