@@ -200,3 +200,24 @@ async def test_listing_is_newest_first_filtered_and_paged(
     assert [c["id"] for c in mine.json()["conversations"]] == [ids[0]]
     bad = await api.call("GET", "/v1/conversations", owner, params={"before": "garbage!"})
     assert bad.status_code == 422
+
+
+async def test_history_after_a_seq_beyond_any_column_is_empty(
+    gateway: GatewayProcess, api: Api
+) -> None:
+    _, _, consumer, handle = await _desk(api)
+    socket = await Socket.open(gateway.ws_url, consumer)
+    conversation_id = (await socket.send_message("hi", to=f"@{handle}"))["conversation_id"]
+    for after_seq in (2**31 - 1, 2**31, 2**53):
+        page = await api.call(
+            "GET", f"/v1/conversations/{conversation_id}/messages", consumer,
+            params={"after_seq": after_seq},
+        )  # fmt: skip
+        assert (page.status_code, page.json()) == (200, {"messages": [], "last_seq": 1})
+    await socket.send_json(
+        {"type": "sync", "ref": "far", "conversation_id": conversation_id, "after_seq": 2**53}
+    )
+    assert await socket.recv_until("synced") == {
+        "type": "synced", "ref": "far", "conversation_id": conversation_id, "last_seq": 1,
+    }  # fmt: skip
+    await socket.close()

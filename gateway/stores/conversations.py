@@ -110,9 +110,15 @@ def append_message(
     return Appended(row=message, conversation_changed=after != before)
 
 
+# seq columns are 32-bit on PostgreSQL; a client may ask for anything after a larger seq,
+# and there is nothing after the largest one a column can hold.
+MAX_SEQ = 2**31 - 1
+
+
 def messages_after(
     session: Session, *, conversation_id: str, after_seq: int, limit: int
 ) -> Sequence[Message]:
+    after_seq = min(after_seq, MAX_SEQ)
     return (
         session.exec(
             select(Message)
