@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from gateway.errors import ApiError
 from gateway.settings import Settings, sqlite_path
 
+log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 T = TypeVar("T")
 ItemT = TypeVar("ItemT")
@@ -51,7 +54,10 @@ class Database:
         async with contextlib.AsyncExitStack() as stack:
             if self._write_lock is not None:
                 await stack.enter_async_context(self._write_lock)
-            tx, result = await asyncio.to_thread(self._write_in_thread, work)
+            try:
+                tx, result = await asyncio.to_thread(self._write_in_thread, work)
+            except DataError as error:
+                raise _unstorable(error) from None
             for action in tx.after_commit_actions:
                 action()
             return result
@@ -64,7 +70,10 @@ class Database:
 
     async def read(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` with a session that sees what was committed when it started reading."""
-        return await asyncio.to_thread(self._read_in_thread, work)
+        try:
+            return await asyncio.to_thread(self._read_in_thread, work)
+        except DataError as error:
+            raise _unstorable(error) from None
 
     def _read_in_thread(self, work: Callable[[Session], T]) -> T:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -78,6 +87,13 @@ class Database:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.engine.dispose)
+
+
+def _unstorable(error: DataError) -> ApiError:
+    """A value the database cannot hold or compare (a number past its column, U+0000 in
+    text on PostgreSQL) came from the caller: their fault, not ours."""
+    log.info("refused a value the database cannot hold: %s", error.orig)
+    return ApiError(422, "invalid_input", "a value is out of range or contains U+0000")
 
 
 def _create_engine(settings: Settings) -> Engine:
@@ -180,8 +196,6 @@ class GroupCommit(Generic[ItemT, ResultT]):
 
 def migrate(database_url: str) -> None:
     """Upgrade the database to the newest Alembic revision (creating a SQLite file if needed)."""
-    import logging
-
     # Alembic's plugin set-up logs a dozen INFO lines on import; an operator needs none.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command

@@ -22,7 +22,8 @@ from gateway.validation import message_text_problem
 MAX_FRAME_BYTES = 64 * 1024
 
 Ref = Annotated[str, Meta(max_length=128)]
-Id = Annotated[str, Meta(min_length=1, max_length=64)]
+# Ids never hold U+0000 (PostgreSQL text cannot), so a frame naming one is invalid.
+Id = Annotated[str, Meta(min_length=1, max_length=64, pattern="^[^\x00]+$")]
 # Bounded like the HTTP after_seq: larger numbers overflow the database's integers.
 Seq = Annotated[int, Meta(ge=0, le=2**53)]
 

@@ -35,8 +35,15 @@ def lookup_handle(raw: str) -> str | None:
     return handle if HANDLE_PATTERN.fullmatch(handle) else None
 
 
+def _refuse_nul(value: str, field: str) -> None:
+    # PostgreSQL cannot store U+0000 in text; refusing it everywhere keeps both backends alike.
+    if "\x00" in value:
+        raise invalid_input(f"{field} must not contain U+0000")
+
+
 def normalize_email(raw: str) -> str:
     email = raw.strip().lower()
+    _refuse_nul(email, "email")
     if len(email) > 254 or not EMAIL_PATTERN.fullmatch(email):
         raise invalid_input("email must look like name@example.com")
     return email
@@ -44,6 +51,7 @@ def normalize_email(raw: str) -> str:
 
 def normalize_display_name(raw: str) -> str:
     name = raw.strip()
+    _refuse_nul(name, "display_name")
     if not 1 <= len(name) <= MAX_DISPLAY_NAME_CHARS:
         raise invalid_input(
             f"display_name must be 1 to {MAX_DISPLAY_NAME_CHARS} characters after trimming"
@@ -58,6 +66,7 @@ def check_password(password: str) -> None:
 
 def normalize_brand_name(raw: str) -> str:
     name = raw.strip()
+    _refuse_nul(name, "name")
     if not 1 <= len(name) <= 80:
         raise invalid_input("name must be 1 to 80 characters after trimming")
     return name
@@ -65,6 +74,7 @@ def normalize_brand_name(raw: str) -> str:
 
 def normalize_description(raw: str | None) -> str:
     description = (raw or "").strip()
+    _refuse_nul(description, "description")
     if len(description) > 1000:
         raise invalid_input("description must be at most 1000 characters")
     return description
@@ -75,6 +85,8 @@ def message_text_problem(raw: str) -> tuple[str, str] | None:
     text = raw.strip()
     if not text:
         return ("invalid_frame", "text must not be empty")
+    if "\x00" in text:
+        return ("invalid_frame", "text must not contain U+0000")
     if len(text) > MAX_TEXT_CHARS:
         return ("too_large", f"text is {len(text)} characters; at most {MAX_TEXT_CHARS}")
     return None

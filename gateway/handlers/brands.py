@@ -79,6 +79,8 @@ class BrandHandler:
 
     async def search(self, query: str, limit: int) -> BrandList:
         prefix = query.strip().removeprefix("@")
+        if "\x00" in prefix:
+            return BrandList(brands=[])  # no handle or name holds U+0000
         brands = await self._db.read(
             lambda session: store.search_brands(session, prefix=prefix, limit=limit)
         )

@@ -76,7 +76,10 @@ class ApiRequest:
         return self.request.client.host if self.request.client else "unknown"
 
     def path(self, name: str) -> str:
-        return str(self.request.path_params[name])
+        value = str(self.request.path_params[name])
+        if "\x00" in value:
+            raise ApiError(404, "not_found", f"no such {name}")  # no id or handle holds U+0000
+        return value
 
     async def body(self, kind: type[T], *, required: bool = True) -> T:
         raw = await self.request.body()
