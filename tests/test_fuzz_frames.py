@@ -202,14 +202,18 @@ def _no_constants(name: str) -> Any:
     raise NotJson(name)  # NaN and Infinity are not JSON
 
 
-def _has_surrogate(value: Any) -> bool:
-    """A lone surrogate (escaped in the JSON) is no Unicode text: the frame is not UTF-8 JSON."""
+def _unrepresentable(value: Any) -> bool:
+    """A lone surrogate (escaped in the JSON) is no Unicode text, and a number past a double's
+    range (Python reads it as inf) is no number the gateway can hold: either way the frame
+    is not JSON the gateway can read, so it cannot find a ref in it either."""
     if isinstance(value, str):
         return any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, float):
+        return not math.isfinite(value)
     if isinstance(value, list):
-        return any(_has_surrogate(item) for item in value)
+        return any(_unrepresentable(item) for item in value)
     if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+        return any(_unrepresentable(k) or _unrepresentable(v) for k, v in value.items())
     return False
 
 
@@ -220,7 +224,7 @@ def decoded(payload: str | bytes) -> Any:
         value = json.loads(text, parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError) as error:
         raise NotJson(str(error)) from None
-    if _has_surrogate(value) or (isinstance(value, float) and not math.isfinite(value)):
+    if _unrepresentable(value):
         raise NotJson("not representable")
     return value
 
