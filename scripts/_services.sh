@@ -20,6 +20,7 @@ install_packages() {  # $@: Debian package names; brew names are guessed from th
       case "$package" in
         postgresql) brew install postgresql@16 >&2 ;;
         redis-server) brew install redis >&2 ;;
+        nodejs) brew install node >&2 ;;
       esac
     done
   else
@@ -69,4 +70,11 @@ ensure_postgres() {
     -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=300" start >/dev/null
   export ATDESK_TEST_POSTGRES="postgresql://postgres@127.0.0.1:$port/postgres"
   echo "started a private PostgreSQL on port $port" >&2
+}
+
+ensure_node() {  # the JavaScript SDK's tests run on Node.js 20 or newer
+  if ! command -v node >/dev/null 2>&1 ||
+    ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    install_packages nodejs npm
+  fi
 }
