@@ -1,0 +1,1 @@
+"""The brand console, served by the gateway at /console."""

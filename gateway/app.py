@@ -27,11 +27,23 @@ from gateway.handlers.accounts import AccountHandler
 from gateway.handlers.brands import BrandHandler
 from gateway.handlers.conversations import ConversationHandler
 from gateway.handlers.devices import DeviceHandler
-from gateway.http import accounts, brands, conversations, devices, health
+from gateway.handlers.notices import NoticeHandler
+from gateway.handlers.service import ServiceHandler
+from gateway.http import (
+    accounts,
+    brands,
+    conversations,
+    devices,
+    health,
+    notices,
+    pages,
+    service,
+    web,
+)
 from gateway.http.api import Endpoint, http_exception, internal_error, route
 from gateway.http.openapi import openapi_document
 from gateway.hub import Hub
-from gateway.ids import utc_now
+from gateway.ids import use_test_clock, utc_now
 from gateway.limits import (
     LocalLoginLimiter,
     LocalSendLimiter,
@@ -58,6 +70,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + brands.ENDPOINTS
     + conversations.ENDPOINTS
     + devices.ENDPOINTS
+    + web.ENDPOINTS
+    + service.ENDPOINTS
+    + notices.ENDPOINTS
 )
 
 
@@ -84,6 +99,8 @@ class Gateway:
     devices: DeviceHandler
     push: PushService
     send_limiter: SendLimiter
+    service: ServiceHandler
+    notices: NoticeHandler
 
     async def close_sockets(self, code: CloseCode, reason: str, timeout_s: float = 5) -> None:
         """Close every live socket of this node and wait (a little) until they are gone."""
@@ -95,6 +112,7 @@ class Gateway:
 
 
 def build_gateway(settings: Settings) -> Gateway:
+    use_test_clock(settings.test_clock_file)
     db = Database(settings)
     hub = Hub()
     bus: Bus
@@ -143,7 +161,13 @@ def build_gateway(settings: Settings) -> Gateway:
             await sequencer.catch_up(change.conversation.id, since)
             hub.dispatch(change)
 
+    service = ServiceHandler(db, presence, conversations)
+    conversations.after_consumer_message = service.consumer_wrote
+    conversations.after_case_resolved = service.case_resolved
+    hub.online_listeners.append(service.member_online)
     return Gateway(
+        service=service,
+        notices=NoticeHandler(db, bus, presence, push.enqueue, lease_s=settings.notice_lease_s),
         settings=settings,
         db=db,
         bus=bus,
@@ -182,12 +206,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await gateway.bus.start()
         await gateway.presence.start()
         gateway.push.start()
+        gateway.notices.start()
         metrics.WEBSOCKETS.set_function(gateway.hub.count)
         log.info("gateway ready (database: %s)", gateway.db.engine.url.render_as_string())
         yield
         # Sends already taken in are committed before the database goes away; their clients
         # get the same ack from another node when they retry with the same client_id.
         await gateway.conversations.drain()
+        await gateway.service.drain()
+        await gateway.notices.close()
         await gateway.push.stop()
         await gateway.presence.close()
         await gateway.bus.close()
@@ -201,6 +228,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/v1/ws", websocket_endpoint),
         Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
     ]
+    routes += pages.routes()
     handlers: dict[Any, Any] = {HTTPException: http_exception, Exception: internal_error}
     app = Starlette(
         routes=routes,

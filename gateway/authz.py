@@ -58,6 +58,22 @@ def require_member(viewer: Viewer, *, brand_id: str, consumer_id: str) -> Role:
     return role
 
 
+def require_brand_member(viewer: Viewer, *, brand_id: str) -> Role:
+    """Any member sees who else works for the brand (to assign a conversation to them)."""
+    role = viewer.roles.get(brand_id)
+    if role is None:
+        raise forbidden("only the brand's members can do this")
+    return role
+
+
+def require_consumer(viewer: Viewer, *, brand_id: str, consumer_id: str) -> None:
+    """Only the conversation's consumer rates it; its brand's members may not."""
+    if require_participant(viewer, brand_id=brand_id, consumer_id=consumer_id) is not (
+        Access.CONSUMER
+    ):
+        raise forbidden("only the conversation's consumer can do this")
+
+
 def require_brand_admin(viewer: Viewer, *, brand_id: str) -> Role:
     """Owners and admins manage a brand. Non-members learn only that they may not."""
     role = viewer.roles.get(brand_id)

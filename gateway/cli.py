@@ -105,8 +105,9 @@ def _config(settings: Settings, app: ASGIApp | str, args: argparse.Namespace) ->
         ws_max_size=MAX_FRAME_BYTES,
         ws_ping_interval=settings.heartbeat_s,
         ws_ping_timeout=settings.heartbeat_s,
-        ws_per_message_deflate=False,
-        proxy_headers=False,
+        ws_per_message_deflate=settings.ws_deflate,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
         timeout_graceful_shutdown=10,
     )
 

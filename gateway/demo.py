@@ -137,7 +137,9 @@ def describe(url: str) -> str:
     width = max(len(account.email) for account in demo_accounts())
     lines = [f"atdesk demo: every account's password is {DEMO_PASSWORD!r}"]
     lines += [f"  {a.email:<{width}}  {a.title}" for a in demo_accounts()]
-    lines.append("Chat as the consumer from another terminal:")
+    lines.append(f"Open the consumer app (phone-sized): {url}/app   as {DEMO_CONSUMER.email}")
+    lines.append(f"Open the brand console:              {url}/console   as an owner or agent")
+    lines.append("Or chat as the consumer from another terminal:")
     lines.append(
         f"  python -m atdesk_sdk chat @acme --url {url} "
         f"--email {DEMO_CONSUMER.email} --password {DEMO_PASSWORD}"

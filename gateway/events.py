@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.schemas import ConversationPublic, MessagePublic
+from gateway.schemas import ConversationPublic, MessagePublic, NoticePublic
 
 
 class MessageCommitted(msgspec.Struct, tag="message", frozen=True):
@@ -49,6 +49,22 @@ class MembershipChanged(msgspec.Struct, tag="membership", frozen=True):
     role: str | None  # None: removed
 
 
+class RatingRequested(msgspec.Struct, tag="rating_request", frozen=True):
+    """A case was resolved: its consumer is asked to rate it (PROTOCOL 6)."""
+
+    brand_id: str
+    consumer_id: str
+    conversation_id: str
+    case: int
+
+
+class NoticeDelivered(msgspec.Struct, tag="notice", frozen=True):
+    """One batch of a notice's fan-out: these accounts' live sockets get it (PROTOCOL 7)."""
+
+    account_ids: list[str]
+    notice: NoticePublic
+
+
 Event = (
     MessageCommitted
     | ConversationChanged
@@ -56,4 +72,6 @@ Event = (
     | TypingStarted
     | SessionRevoked
     | MembershipChanged
+    | RatingRequested
+    | NoticeDelivered
 )

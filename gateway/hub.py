@@ -13,6 +13,8 @@ from gateway.events import (
     Event,
     MembershipChanged,
     MessageCommitted,
+    NoticeDelivered,
+    RatingRequested,
     ReadMoved,
     SessionRevoked,
     TypingStarted,
@@ -21,6 +23,8 @@ from gateway.protocol import (
     CloseCode,
     ConversationFrame,
     MessageFrame,
+    NoticeFrame,
+    RatingRequestFrame,
     ReadFrame,
     TypingFrame,
     encode,
@@ -59,6 +63,8 @@ class Hub:
         self._by_brand: defaultdict[str, set[Subscriber]] = defaultdict(set)
         self._by_session: defaultdict[str, set[Subscriber]] = defaultdict(set)
         self.presence_listener: PresenceListener | None = None
+        # Told (account id, its brand ids) when an account's first socket on this node opens.
+        self.online_listeners: list[Callable[[str, list[str]], None]] = []
 
     def add(self, subscriber: Subscriber) -> None:
         first = subscriber.account_id not in self._by_account
@@ -68,6 +74,9 @@ class Hub:
             self._by_brand[brand_id].add(subscriber)
         if first and self.presence_listener is not None:
             self.presence_listener(subscriber.account_id, True)
+        if first:
+            for listener in self.online_listeners:
+                listener(subscriber.account_id, list(subscriber.brand_ids()))
 
     def remove(self, subscriber: Subscriber) -> None:
         _discard(self._by_account, subscriber.account_id, subscriber)
@@ -124,6 +133,17 @@ class Hub:
             case SessionRevoked(session_id=session_id):
                 for subscriber in list(self._by_session.get(session_id, ())):
                     subscriber.close_soon(CloseCode.UNAUTHENTICATED, "session revoked")
+            case RatingRequested():
+                text = encode(
+                    RatingRequestFrame(conversation_id=event.conversation_id, case=event.case)
+                )
+                for subscriber in self._by_account.get(event.consumer_id, ()):
+                    subscriber.push(text)
+            case NoticeDelivered(account_ids=account_ids, notice=notice):
+                text = encode(NoticeFrame(notice=notice))
+                for account_id in account_ids:
+                    for subscriber in self._by_account.get(account_id, ()):
+                        subscriber.push(text)
             case MembershipChanged(brand_id=brand_id, account_id=account_id, role=role):
                 for subscriber in self._by_account.get(account_id, ()):
                     subscriber.set_role(brand_id, role)

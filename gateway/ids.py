@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -19,10 +21,29 @@ def new_id(prefix: str) -> str:
     return prefix + "_" + "".join(reversed(chars))
 
 
+# Tests only (ATDESK_TEST_CLOCK_FILE, refused without ATDESK_TESTING=1): a file holding an
+# RFC 3339 time that is "now" for every timestamp the gateway stores, so a test can build
+# a history of weeks in seconds, through the real code paths, and check exact figures.
+_test_clock_file: Path | None = None
+
+
+def use_test_clock(path: Path | None) -> None:
+    global _test_clock_file
+    _test_clock_file = path
+
+
 def utc_now() -> datetime:
     """Now, to the millisecond: what is stored compares equal to what the wire shows."""
+    if _test_clock_file is not None:
+        with contextlib.suppress(OSError, ValueError):
+            return parse_time(_test_clock_file.read_text().strip())
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; everything we store is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def format_time(moment: datetime) -> str:

@@ -32,6 +32,10 @@ BUS_LAG = Histogram(
     "From commit (on the committing node's clock) to arrival here through Redis",
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30),
 )
+NOTICE_RECIPIENTS = Counter(
+    "notice_recipients", "Accounts a notice was fanned out to (live frame or push)"
+)
+NOTICES_FANNED_OUT = Counter("notices_fanned_out", "Notices whose fan-out finished")
 BUS_GAPS_FILLED = Counter("bus_gaps_filled", "Messages read from the database to fill a gap")
 
 

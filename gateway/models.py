@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint, false
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -48,6 +48,10 @@ class Brand(SQLModel, table=True):
     description: str = Field(default="", max_length=1000)
     verified: bool = Field(default=False)
     created_at: datetime = Field(sa_column=_utc_column())
+    # Opening hours as JSON ({"time_zone", "weekly"}; gateway.hours); None: not set.
+    hours: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # New and reopened cases go to the least busy online agent (else they wait in a queue).
+    auto_assign: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Membership(SQLModel, table=True):
@@ -110,16 +114,33 @@ class ReadCursor(SQLModel, table=True):
 
 
 class Case(SQLModel, table=True):
-    """One episode of a conversation, from a consumer's first message to resolve."""
+    """One episode of a conversation, from a consumer's first message to resolve.
+
+    Everything the service figures need is kept here at commit time (PROTOCOL 6), so the
+    figures read cases in a time window by index and never scan messages.
+    """
 
     __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_brand_resolved", "brand_id", "resolved_at"),
+        Index("ix_cases_brand_first_response", "brand_id", "first_response_at"),
+    )
 
     conversation_id: str = Field(foreign_key="conversations.id", primary_key=True, max_length=40)
     number: int = Field(primary_key=True)
+    brand_id: str = Field(foreign_key="brands.id", max_length=40)
     opened_at: datetime = Field(sa_column=_utc_column())
     first_response_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    first_response_s: float | None = None  # first_response_at - opened_at
+    first_responder_id: str | None = Field(default=None, foreign_key="accounts.id", max_length=40)
     resolved_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    resolver_id: str | None = Field(default=None, foreign_key="accounts.id", max_length=40)
     agent_estimate: int | None = None
+    score: int | None = None  # the consumer's rating, 1..5
+    comment: str | None = Field(default=None, max_length=2000)
+    rated_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # The one automatic "when a human will answer" message of this case was sent.
+    auto_replied: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Device(SQLModel, table=True):
@@ -132,4 +153,46 @@ class Device(SQLModel, table=True):
     platform: str = Field(max_length=16)  # android | ios | web
     # One device per token: a token registered again by another account moves to it.
     push_token: str = Field(max_length=1024, unique=True)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class Follow(SQLModel, table=True):
+    """An account that wants a brand's notices (PROTOCOL 7)."""
+
+    __tablename__ = "follows"
+
+    brand_id: str = Field(foreign_key="brands.id", primary_key=True, max_length=40)
+    account_id: str = Field(foreign_key="accounts.id", primary_key=True, index=True, max_length=40)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class Notice(SQLModel, table=True):
+    """A brand's public announcement: its incident history (PROTOCOL 7)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_brand_created", "brand_id", "created_at", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    brand_id: str = Field(foreign_key="brands.id", max_length=40)
+    author_id: str = Field(foreign_key="accounts.id", max_length=40)
+    title: str = Field(max_length=200)
+    text: str = Field(max_length=4000)
+    created_at: datetime = Field(sa_column=_utc_column())
+    # The fan-out's progress, so another node (or this one, restarted) can finish it: who
+    # runs it, the last recipient id done, when it last moved, and when it finished.
+    fanout_owner: str | None = Field(default=None, max_length=40)
+    fanout_after: str | None = Field(default=None, max_length=40)
+    fanout_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    fanned_out_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class CannedReply(SQLModel, table=True):
+    """A prepared answer a brand's agents insert with / in the reply box."""
+
+    __tablename__ = "canned_replies"
+
+    id: str = Field(primary_key=True, max_length=40)
+    brand_id: str = Field(foreign_key="brands.id", index=True, max_length=40)
+    title: str = Field(max_length=80)
+    text: str = Field(max_length=4000)
     created_at: datetime = Field(sa_column=_utc_column())

@@ -16,7 +16,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from gateway.ratelimit import TokenBucket
-from gateway.schemas import ConversationPublic, MessagePublic
+from gateway.schemas import ConversationPublic, MessagePublic, NoticePublic
 from gateway.validation import message_text_problem
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -47,7 +47,8 @@ class ClientFrame(Struct, tag_field="type", frozen=True, kw_only=True):
 
 
 class Hello(ClientFrame, tag="hello", frozen=True):
-    token: Annotated[str, Meta(max_length=512)]
+    # None: a browser page of ours, signed in by its session cookie (sent with the upgrade).
+    token: Annotated[str, Meta(max_length=512)] | None = None
     client: Annotated[str, Meta(max_length=128)] | None = None
 
 
@@ -125,6 +126,15 @@ class ReadFrame(ServerFrame, tag="read"):
 class TypingFrame(ServerFrame, tag="typing"):
     conversation_id: str
     account_id: str
+
+
+class RatingRequestFrame(ServerFrame, tag="rating_request"):
+    conversation_id: str
+    case: int
+
+
+class NoticeFrame(ServerFrame, tag="notice"):
+    notice: NoticePublic
 
 
 class Pong(ServerFrame, tag="pong"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 Score = Annotated[int, Meta(ge=1, le=5)]
 Timestamp = Annotated[str, Meta(description="RFC 3339, UTC, Z suffix")]
@@ -46,6 +46,13 @@ class SessionCreate(Struct):
 
 class SessionCreated(Struct):
     token: str
+    account_id: str
+    expires_at: Timestamp
+
+
+class WebSession(Struct):
+    """A browser's session: its token is in the HttpOnly cookie, not here."""
+
     account_id: str
     expires_at: Timestamp
 
@@ -94,6 +101,10 @@ class BrandPublic(Struct):
     verified: bool
     description: str
     service: ServiceFigures
+    # Addition: the opening hours (PROTOCOL 6), null when the brand has set none.
+    hours: OpeningHours | None = None
+    # Addition: new and reopened cases are assigned to the least busy online agent.
+    auto_assign: bool = False
 
 
 class BrandList(Struct):
@@ -110,6 +121,17 @@ class MemberAdded(Struct):
     role: Literal["admin", "agent"]
 
 
+class Member(Struct):
+    account_id: str
+    email: str
+    display_name: str
+    role: Literal["owner", "admin", "agent"]
+
+
+class MemberList(Struct):
+    members: list[Member]
+
+
 # --- conversations and messages ------------------------------------------------------
 
 
@@ -124,7 +146,7 @@ class AccountRef(Struct):
     display_name: str
 
 
-class ConversationPublic(Struct):
+class ConversationPublic(Struct, omit_defaults=True):
     id: str
     brand: BrandRef
     consumer: AccountRef
@@ -134,6 +156,9 @@ class ConversationPublic(Struct):
     last_seq: int
     last_message_at: Timestamp
     unread: int
+    # Addition, in GET /v1/conversations/{id} only: while the case is open and nobody is
+    # assigned, its place in the brand's queue (1: next). Absent otherwise.
+    queue_position: int | None = None
 
 
 class ConversationList(Struct):
@@ -199,3 +224,139 @@ class DevicePublic(Struct):
 
 class DeviceList(Struct):
     devices: list[DevicePublic]
+
+
+# --- service quality and opening hours (section 6) -----------------------------------
+
+HHMM = Annotated[str, Meta(pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$",
+                           description="a wall-clock time, 00:00 to 24:00")]  # fmt: skip
+Interval = tuple[HHMM, HHMM]
+
+
+class Weekly(Struct, forbid_unknown_fields=True):
+    """Open intervals per weekday, in the brand's time zone; a missing day is closed."""
+
+    mon: list[Interval] = []
+    tue: list[Interval] = []
+    wed: list[Interval] = []
+    thu: list[Interval] = []
+    fri: list[Interval] = []
+    sat: list[Interval] = []
+    sun: list[Interval] = []
+
+
+class OpeningHours(Struct):
+    time_zone: Annotated[str, Meta(min_length=1, max_length=64,
+                                   description="IANA time zone, e.g. Europe/Paris")]  # fmt: skip
+    weekly: Weekly
+
+
+class BrandUpdate(Struct):
+    """Only the fields present change; ``hours: null`` removes the opening hours."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=80)] | UnsetType = UNSET
+    description: Annotated[str, Meta(max_length=1000)] | UnsetType = UNSET
+    hours: OpeningHours | None | UnsetType = UNSET
+    auto_assign: bool | UnsetType = UNSET
+
+
+class RatingCreate(Struct):
+    score: Score
+    comment: Annotated[str, Meta(max_length=2000)] | None = None
+
+
+class RatingPublic(Struct):
+    conversation_id: str
+    case: int
+    score: int
+    comment: str | None
+    created_at: Timestamp
+
+
+class StatsFigures(Struct):
+    """A brand's or an agent's own figures: no 5-case floor, null only without data."""
+
+    median_first_response_s: float | None
+    csat: float | None
+    rated_cases: int
+    resolved_cases: int
+
+
+class EstimateAccuracy(Struct):
+    """How close the agents' estimates at resolve came to the customers' scores."""
+
+    compared_cases: int
+    mean_absolute_error: float | None
+    exact_share: Annotated[float, Meta(ge=0, le=1)] | None
+    bias: Annotated[float | None, Meta(description="mean of estimate - score")]
+
+
+class AgentStats(Struct):
+    agent: AccountRef
+    figures: StatsFigures
+    estimates: EstimateAccuracy
+
+
+class DayStats(Struct):
+    date: Annotated[str, Meta(description="a UTC calendar day, YYYY-MM-DD")]
+    median_first_response_s: float | None
+    csat: float | None
+    resolved_cases: int
+    rated_cases: int
+
+
+class Verbatim(Struct):
+    score: int
+    comment: str
+    created_at: Timestamp
+    conversation_id: str
+    case: int
+    agent: AccountRef | None  # who resolved the case
+
+
+class BrandStats(Struct):
+    handle: str
+    window_days: int
+    since: Timestamp
+    until: Timestamp
+    figures: StatsFigures
+    estimates: EstimateAccuracy
+    agents: list[AgentStats]
+    days: list[DayStats]
+    comments: list[Verbatim]
+
+
+# --- notices (section 7) and canned replies ------------------------------------------
+
+
+class NoticeCreate(Struct):
+    title: Annotated[str, Meta(min_length=1, max_length=200)]
+    text: Annotated[str, Meta(min_length=1, max_length=4000)]
+
+
+class NoticePublic(Struct):
+    id: str
+    brand: str  # the handle
+    title: str
+    text: str
+    created_at: Timestamp
+
+
+class NoticeList(Struct):
+    notices: list[NoticePublic]
+
+
+class CannedCreate(Struct):
+    title: Annotated[str, Meta(min_length=1, max_length=80)]
+    text: Annotated[str, Meta(min_length=1, max_length=4000)]
+
+
+class CannedPublic(Struct):
+    id: str
+    title: str
+    text: str
+    created_at: Timestamp
+
+
+class CannedList(Struct):
+    canned: list[CannedPublic]

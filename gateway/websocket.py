@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -40,6 +39,7 @@ from gateway.protocol import (
 )
 from gateway.ratelimit import TokenBucket
 from gateway.stores.conversations import message_view
+from gateway.web_session import SESSION_COOKIE, origin_allowed
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -51,16 +51,6 @@ log = logging.getLogger(__name__)
 MAX_OUTBOX_FRAMES = 10_000
 SYNC_PAGE = 500
 MAX_SENDS_IN_FLIGHT = 100
-
-
-def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
-    """Browsers send Origin; a page from another site must not use a visitor's session."""
-    if origin is None:
-        return True  # not a browser: native apps and servers send no Origin
-    origin = origin.rstrip("/")
-    if origin in allowed:
-        return True
-    return host is not None and urlsplit(origin).netloc == host
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -235,7 +225,8 @@ class LiveConnection:
                 self._reply(Pong(ref=frame.ref))
 
     async def _hello(self, frame: Hello) -> None:
-        viewer = await self._gateway.accounts.authenticate(frame.token)
+        token = frame.token or self._websocket.cookies.get(SESSION_COOKIE, "")
+        viewer = await self._gateway.accounts.authenticate(token)
         if viewer is None:
             self.close_soon(CloseCode.UNAUTHENTICATED, "bad or expired token")
             return
@@ -244,7 +235,7 @@ class LiveConnection:
         self._gateway.hub.add(self)
         # A membership change committed between reading the roles and joining the hub would
         # be missed; reading them again now that the hub forwards changes closes that gap.
-        fresh = await self._gateway.accounts.authenticate(frame.token)
+        fresh = await self._gateway.accounts.authenticate(token)
         if fresh is None:
             self.close_soon(CloseCode.UNAUTHENTICATED, "session revoked")
             return

@@ -264,6 +264,21 @@ async def assert_members_untouched(api: Api, world: World) -> None:
     assert_error(response, 404, "not_found")
 
 
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_listing_members(gateway: GatewayProcess, api: Api, caller: str) -> None:
+    """Members see who works for the brand (to hand a conversation over); nobody else."""
+    world = await build_world(gateway, api)
+    response = await api.call(
+        "GET", f"/v1/brands/{world.handle}/members", headers=headers_for(world, caller)
+    )
+    if caller in MEMBERS:
+        assert response.status_code == 200, response.text
+        listed = [(m["account_id"], m["role"]) for m in response.json()["members"]]
+        assert listed == [(world.owner.account_id, "owner"), (world.agent.account_id, "agent")]
+    else:
+        assert_error(response, *(UNAUTHENTICATED if caller in SIGNED_OUT else FORBIDDEN))
+
+
 @pytest.mark.parametrize("caller", (*NON_ADMINS, *SIGNED_OUT))
 async def test_adding_members(gateway: GatewayProcess, api: Api, caller: str) -> None:
     world = await build_world(gateway, api)
@@ -712,3 +727,137 @@ def _walk(value: Any) -> list[dict[str, Any]]:
     for item in inner:
         found += _walk(item)
     return found
+
+
+# --- service quality (PROTOCOL 6): ratings, statistics, the brand's profile -----------
+
+CREATED = (201, "")
+
+# caller -> rating C's resolved case; reading the brand's statistics; patching the brand.
+SERVICE_MATRIX: dict[str, tuple[tuple[int, str], ...]] = {
+    "consumer": (CREATED, FORBIDDEN, FORBIDDEN),
+    "owner": (FORBIDDEN, OK, OK),
+    "agent": (FORBIDDEN, OK, FORBIDDEN),
+    "stranger": (NOT_FOUND, FORBIDDEN, FORBIDDEN),
+    "rival": (NOT_FOUND, FORBIDDEN, FORBIDDEN),
+    "no_token": (UNAUTHENTICATED,) * 3,
+    "garbage_token": (UNAUTHENTICATED,) * 3,
+    "wrong_scheme": (UNAUTHENTICATED,) * 3,
+    "revoked_token": (UNAUTHENTICATED,) * 3,
+}
+
+
+def test_the_service_matrix_covers_every_caller() -> None:
+    assert set(SERVICE_MATRIX) == set(CALLERS)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_service_endpoints(gateway: GatewayProcess, api: Api, caller: str) -> None:
+    world = await build_world(gateway, api)
+    resolved = await api.call(
+        "POST", f"/v1/conversations/{world.conversation_id}/resolve", world.agent
+    )
+    assert resolved.status_code == 200, resolved.text
+    headers = headers_for(world, caller)
+    rating, stats, patch = SERVICE_MATRIX[caller]
+
+    path = f"/v1/conversations/{world.conversation_id}/rating"
+    response = await api.call("POST", path, headers=headers, json={"score": 1})
+    if rating == CREATED:
+        assert response.status_code == 201, response.text
+    else:
+        body = assert_error(response, *rating)
+        if rating[0] in (401, 404):
+            unknown = f"/v1/conversations/{UNKNOWN_CONVERSATION}/rating"
+            probe = await api.call("POST", unknown, headers=headers, json={"score": 1})
+            assert (probe.status_code, probe.json()) == (rating[0], body)
+        # Nobody rated in the consumer's place: the case is still theirs to rate.
+        own = await api.call("POST", path, world.consumer, json={"score": 5})
+        assert own.status_code == 201, own.text
+
+    response = await api.call("GET", f"/v1/brands/{world.handle}/stats", headers=headers)
+    if stats == OK:
+        assert response.status_code == 200, response.text
+        assert response.json()["figures"]["resolved_cases"] == 1
+    else:
+        assert_error(response, *stats)
+
+    hours = {"time_zone": "UTC", "weekly": {"mon": [["00:00", "24:00"]]}}
+    response = await api.call(
+        "PATCH", f"/v1/brands/{world.handle}", headers=headers, json={"hours": hours}
+    )
+    brand = (await api.call("GET", f"/v1/brands/{world.handle}")).json()
+    if patch == OK:
+        assert response.status_code == 200, response.text
+        assert brand["hours"]["weekly"]["mon"] == [["00:00", "24:00"]]
+    else:
+        assert_error(response, *patch)
+        assert brand["hours"] is None
+
+
+async def test_only_the_consumer_is_asked_to_rate(
+    gateway: GatewayProcess, api: Api, connect: Connect
+) -> None:
+    world = await build_world(gateway, api)
+    sockets = {
+        name: await connect(user)
+        for name, user in (("consumer", world.consumer), ("agent", world.agent),
+                           ("stranger", world.stranger), ("rival", world.rival))
+    }  # fmt: skip
+    resolved = await api.call(
+        "POST", f"/v1/conversations/{world.conversation_id}/resolve", world.owner
+    )
+    assert resolved.status_code == 200, resolved.text
+    for name, socket in sockets.items():
+        kinds = [frame["type"] for frame in await frames_until_answered(socket)]
+        expected = {
+            "consumer": ["conversation", "rating_request"],
+            "agent": ["conversation"],
+        }.get(name, [])
+        assert kinds == expected, (name, kinds)
+
+
+# --- notices (PROTOCOL 7) and canned replies ------------------------------------------
+
+NO_CONTENT = (204, "")
+
+# caller -> follow; post a notice; list notices (public); list, add, delete canned replies.
+NOTICE_MATRIX: dict[str, tuple[tuple[int, str], ...]] = {
+    "consumer": (NO_CONTENT, FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    "owner": (NO_CONTENT, CREATED, OK, OK, CREATED, NO_CONTENT),
+    "agent": (NO_CONTENT, FORBIDDEN, OK, OK, FORBIDDEN, FORBIDDEN),
+    "stranger": (NO_CONTENT, FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    "rival": (NO_CONTENT, FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    **{
+        caller: (UNAUTHENTICATED, UNAUTHENTICATED, OK, UNAUTHENTICATED, UNAUTHENTICATED,
+                 UNAUTHENTICATED)
+        for caller in SIGNED_OUT
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_notice_and_canned_endpoints(gateway: GatewayProcess, api: Api, caller: str) -> None:
+    world = await build_world(gateway, api)
+    brand = f"/v1/brands/{world.handle}"
+    kept = await api.call("POST", brand + "/canned", world.owner, json={"title": "k", "text": "k"})
+    assert kept.status_code == 201, kept.text
+    headers = headers_for(world, caller)
+    calls = [
+        ("POST", brand + "/follow", None),
+        ("POST", brand + "/notices", {"title": "t", "text": "x"}),
+        ("GET", brand + "/notices", None),
+        ("GET", brand + "/canned", None),
+        ("POST", brand + "/canned", {"title": "new", "text": "x"}),
+        ("DELETE", brand + "/canned/" + kept.json()["id"], None),
+    ]
+    for (method, path, body), (status, code) in zip(calls, NOTICE_MATRIX[caller], strict=True):
+        response = await api.call(method, path, headers=headers, json=body)
+        if code:
+            assert_error(response, status, code)
+        else:
+            assert response.status_code == status, (method, path, response.text)
+    notices = (await api.call("GET", brand + "/notices")).json()["notices"]
+    assert len(notices) == (1 if caller == "owner" else 0)
+    canned = (await api.call("GET", brand + "/canned", world.owner)).json()["canned"]
+    assert [c["title"] for c in canned] == (["new"] if caller == "owner" else ["k"])

@@ -47,19 +47,30 @@ ACTIONS: dict[str, Callable[[Viewer], object]] = {
     ),
     "require_member": lambda v: authz.require_member(v, brand_id=BRAND, consumer_id=CONSUMER),
     "require_brand_admin": lambda v: authz.require_brand_admin(v, brand_id=BRAND),
+    # Rating a case (PROTOCOL 6): its consumer only.
+    "require_consumer": lambda v: authz.require_consumer(v, brand_id=BRAND, consumer_id=CONSUMER),
+    # Brand statistics and canned replies: any member reads them.
+    "require_brand_member": lambda v: authz.require_brand_member(v, brand_id=BRAND),
 }
 
 # viewer -> outcome per action, in the order of ACTIONS.
-EXPECTED: dict[str, tuple[Outcome, Outcome, Outcome, Outcome]] = {
-    #                          access           participant      member        brand admin
-    "consumer": (Access.CONSUMER, Access.CONSUMER, FORBIDDEN, FORBIDDEN),
-    "owner": (Access.MEMBER, Access.MEMBER, Role.OWNER, Role.OWNER),
-    "admin": (Access.MEMBER, Access.MEMBER, Role.ADMIN, Role.ADMIN),
-    "agent": (Access.MEMBER, Access.MEMBER, Role.AGENT, FORBIDDEN),
-    "other_brand_owner": (Access.NONE, NOT_FOUND, NOT_FOUND, FORBIDDEN),
-    "other_brand_agent": (Access.NONE, NOT_FOUND, NOT_FOUND, FORBIDDEN),
-    "unrelated": (Access.NONE, NOT_FOUND, NOT_FOUND, FORBIDDEN),
-    "consumer_elsewhere_agent": (Access.CONSUMER, Access.CONSUMER, FORBIDDEN, FORBIDDEN),
+EXPECTED: dict[str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome, Outcome]] = {
+    #            access, participant, member, brand admin, consumer, brand member
+    "consumer": (Access.CONSUMER, Access.CONSUMER, FORBIDDEN, FORBIDDEN, None, FORBIDDEN),
+    "owner": (Access.MEMBER, Access.MEMBER, Role.OWNER, Role.OWNER, FORBIDDEN, Role.OWNER),
+    "admin": (Access.MEMBER, Access.MEMBER, Role.ADMIN, Role.ADMIN, FORBIDDEN, Role.ADMIN),
+    "agent": (Access.MEMBER, Access.MEMBER, Role.AGENT, FORBIDDEN, FORBIDDEN, Role.AGENT),
+    "other_brand_owner": (Access.NONE, NOT_FOUND, NOT_FOUND, FORBIDDEN, NOT_FOUND, FORBIDDEN),
+    "other_brand_agent": (Access.NONE, NOT_FOUND, NOT_FOUND, FORBIDDEN, NOT_FOUND, FORBIDDEN),
+    "unrelated": (Access.NONE, NOT_FOUND, NOT_FOUND, FORBIDDEN, NOT_FOUND, FORBIDDEN),
+    "consumer_elsewhere_agent": (
+        Access.CONSUMER,
+        Access.CONSUMER,
+        FORBIDDEN,
+        FORBIDDEN,
+        None,
+        FORBIDDEN,
+    ),  # fmt: skip
 }
 
 
@@ -90,7 +101,7 @@ def test_outsiders_are_told_not_found_never_forbidden(viewer: str) -> None:
     """Whoever has no access to a conversation cannot tell it from one that does not exist."""
     subject = VIEWERS[viewer]
     access = authz.conversation_access(subject, brand_id=BRAND, consumer_id=CONSUMER)
-    for action in ("require_participant", "require_member"):
+    for action in ("require_participant", "require_member", "require_consumer"):
         result = outcome_of(partial(ACTIONS[action], subject))
         if access is Access.NONE:
             assert result == NOT_FOUND

@@ -578,7 +578,7 @@ async def test_a_body_over_64_kib_is_413(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/"), ("GET", "/nope"), ("GET", "/v1/nope"), ("POST", "/v1/brands/x/y/z"),
+    [("GET", "/index.html"), ("GET", "/nope"), ("GET", "/v1/nope"), ("POST", "/v1/brands/x/y/z"),
      ("GET", "/v2/me"), ("GET", "/v1/conversations/c/messages/1")],
 )  # fmt: skip
 async def test_an_unknown_route_is_404_in_the_error_shape(api: Api, method: str, path: str) -> None:

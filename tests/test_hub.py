@@ -16,13 +16,22 @@ from gateway.events import (
     ConversationChanged,
     MembershipChanged,
     MessageCommitted,
+    NoticeDelivered,
+    RatingRequested,
     ReadMoved,
     SessionRevoked,
     TypingStarted,
 )
 from gateway.hub import Hub
 from gateway.protocol import CloseCode
-from gateway.schemas import AccountRef, BrandRef, ConversationPublic, MessagePublic, Sender
+from gateway.schemas import (
+    AccountRef,
+    BrandRef,
+    ConversationPublic,
+    MessagePublic,
+    NoticePublic,
+    Sender,
+)
 
 ACME = "b_acme"
 RIVAL = "b_rival"
@@ -428,3 +437,33 @@ def test_close_all_closes_every_socket_once(world: World) -> None:
     for socket in world.all:
         assert socket.closed == [(CloseCode.GOING_AWAY, "gateway shutting down")], socket
         assert socket.delivered == [] and socket.pushed == []
+
+
+# --- RatingRequested and NoticeDelivered (PROTOCOL 6 and 7) -----------------------------
+
+
+def test_a_rating_request_reaches_only_the_consumers_sockets(world: World) -> None:
+    world.hub.dispatch(
+        RatingRequested(brand_id=ACME, consumer_id=LEA, conversation_id="c_lea", case=3)
+    )
+    expected = {"type": "rating_request", "conversation_id": "c_lea", "case": 3}
+    for socket in (world.lea_phone, world.lea_web):
+        assert [json.loads(text) for text in socket.pushed] == [expected]
+    for socket in (world.max, world.owen_desk, world.owen_laptop, *world.outsiders):
+        assert socket.received_nothing(), socket
+
+
+def test_a_notice_batch_reaches_exactly_its_accounts_on_this_node(world: World) -> None:
+    notice = NoticePublic(
+        id="n_1", brand="acme", title="Outage", text="Fibre down", created_at="2026-11-22T10:00:00Z"
+    )
+    world.hub.dispatch(NoticeDelivered(account_ids=[LEA, RIA, "a_elsewhere"], notice=notice))
+    expected = {
+        "type": "notice",
+        "notice": {"id": "n_1", "brand": "acme", "title": "Outage", "text": "Fibre down",
+                   "created_at": "2026-11-22T10:00:00Z"},
+    }  # fmt: skip
+    for socket in (world.lea_phone, world.lea_web, world.ria):
+        assert [json.loads(text) for text in socket.pushed] == [expected]
+    for socket in (world.max, world.owen_desk, world.owen_laptop, world.tom, world.zed):
+        assert socket.received_nothing(), socket

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import jsonschema_rs
 from schemathesis.specs.openapi.definitions import OPENAPI_31
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from websockets.sync.client import connect
 
 from gateway.app import ENDPOINTS, create_app, gateway_version
@@ -30,7 +30,12 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 UNDOCUMENTED = {
     ("GET", "/v1/openapi.json"): "the document itself",
     ("GET", "/metrics"): "Prometheus text exposition for operators, not part of the API",
+    ("GET", "/"): "a redirect to the consumer app",
+    ("GET", "/console"): "the brand console's page",
+    ("GET", "/app"): "the consumer app's page",
+    ("GET", "/sdk/atdesk.js"): "the JavaScript SDK, for the pages",
 }
+STATIC_MOUNTS = {"/console/static", "/app/static"}
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 # Every check that holds for an honest API; the two generation checks
 # (positive_data_acceptance, negative_data_rejection) are left out: the document cannot
@@ -85,6 +90,9 @@ def test_the_document_lists_exactly_the_http_routes_the_app_serves(
         for candidate in app.routes:
             if isinstance(candidate, WebSocketRoute):
                 websockets.add(candidate.path)
+                continue
+            if isinstance(candidate, Mount):
+                assert candidate.path in STATIC_MOUNTS, candidate
                 continue
             assert isinstance(candidate, Route), candidate
             served |= {(method, candidate.path) for method in candidate.methods or ()}
@@ -242,6 +250,32 @@ async def test_every_endpoint_answers_as_its_document_says(
         json={"agent_estimate": 4},
         status=200,
     )
+    rating = "/v1/conversations/{conversation_id}/rating"
+    await tour.call("POST", rating, consumer, path=conversation, json={"score": 4}, status=201)
+    await tour.call("POST", rating, consumer, path=conversation, json={"score": 4}, status=409)
+    await tour.call("GET", "/v1/brands/{handle}/stats", agent, path=brand, status=200)
+    hours = {"time_zone": "Europe/Paris", "weekly": {"mon": [["09:00", "17:00"]]}}
+    await tour.call(
+        "PATCH", "/v1/brands/{handle}", owner, path=brand, json={"hours": hours}, status=200
+    )
+    await tour.call("POST", "/v1/brands/{handle}/follow", consumer, path=brand, status=204)
+    await tour.call("DELETE", "/v1/brands/{handle}/follow", consumer, path=brand, status=204)
+    notice = {"title": "Outage", "text": "We are on it."}
+    notices = "/v1/brands/{handle}/notices"
+    await tour.call("POST", notices, owner, path=brand, json=notice, status=201)
+    await tour.call("GET", notices, path=brand, status=200)
+    canned = "/v1/brands/{handle}/canned"
+    reply = await tour.call(
+        "POST", canned, owner, path=brand, json={"title": "hi", "text": "Hello!"}, status=201
+    )
+    await tour.call("GET", canned, agent, path=brand, status=200)
+    await tour.call(
+        "DELETE",
+        canned + "/{canned_id}",
+        owner,
+        path={**brand, "canned_id": reply.json()["id"]},
+        status=204,
+    )
 
     device = {"push_token": f"tour-{uuid.uuid4().hex}"}
     await tour.call(
@@ -249,6 +283,7 @@ async def test_every_endpoint_answers_as_its_document_says(
     )
     await tour.call("GET", "/v1/devices", consumer, status=200)
     await tour.call("DELETE", "/v1/devices/{push_token}", consumer, path=device, status=204)
+    await tour.call("GET", "/v1/brands/{handle}/members", agent, path=brand, status=200)
     await tour.call(
         "DELETE",
         "/v1/brands/{handle}/members/{account_id}",
@@ -285,6 +320,10 @@ async def test_every_endpoint_answers_as_its_document_says(
         path=conversation,
         status=403,
     )
+    # Browser sessions: a sign-in without the CSRF proof is refused; signing out works
+    # with any session (it also clears the cookie).
+    await tour.call("POST", "/v1/web/session", json=credentials, status=403)
+    await tour.call("DELETE", "/v1/web/session", await api.sign_in(consumer), status=204)
     await tour.call("DELETE", "/v1/sessions/current", owner, status=204)
     await tour.call("GET", "/v1/me", owner, status=401)
 

@@ -193,6 +193,25 @@ async def test_an_online_consumer_gets_no_push(
     await desk_socket.close()
 
 
+async def test_an_offline_consumer_is_asked_by_push_to_rate_a_resolved_case(
+    api: Api, server: GatewayProcess, fake: FakeFcm
+) -> None:
+    owner, agent, consumer, handle, desk_socket, conversation_id = await desk(api, server)
+    phone_token, owner_token = new_token(), new_token()
+    await register(api, consumer, phone_token)
+    await register(api, owner, owner_token)
+    resolved = await api.call("POST", f"/v1/conversations/{conversation_id}/resolve", agent)
+    assert resolved.status_code == 200, resolved.text
+    await settled(api)
+    [push] = fake.delivered(phone_token)
+    assert push["data"] == {
+        "type": "rating_request", "brand": handle, "conversation_id": conversation_id,
+    }  # fmt: skip
+    assert push["notification"] == {"title": "How did we do?"}
+    assert fake.received(owner_token) == []  # only the consumer is asked
+    await desk_socket.close()
+
+
 async def test_previews_show_the_text_only_to_who_opted_in(
     api: Api, server: GatewayProcess, fake: FakeFcm
 ) -> None:

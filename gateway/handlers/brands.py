@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
+import msgspec
+from msgspec import UnsetType
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
-from gateway import authz, validation
+from gateway import authz, hours, service_rules, validation
 from gateway.authz import Role, Viewer
 from gateway.bus import Bus
 from gateway.database import Database, Transaction
@@ -18,32 +22,86 @@ from gateway.schemas import (
     BrandCreate,
     BrandList,
     BrandPublic,
+    BrandUpdate,
+    Member,
     MemberAdd,
     MemberAdded,
+    MemberList,
+    OpeningHours,
     ServiceFigures,
 )
 from gateway.stores import accounts as account_store
 from gateway.stores import brands as store
+from gateway.stores import service as service_store
 
 log = logging.getLogger(__name__)
 
-SERVICE_WINDOW_DAYS = 30
+SERVICE_WINDOW_DAYS = service_rules.WINDOW_DAYS
 
 
-def brand_view(brand: Brand) -> BrandPublic:
-    # The figures are measured from conversations once there are enough cases to judge.
-    service = ServiceFigures(
-        median_first_response_s=None, csat=None, rated_cases=None, resolved_cases=None,
+def service_view(figures: service_rules.Figures | None) -> ServiceFigures:
+    return ServiceFigures(
+        median_first_response_s=None if figures is None else figures.median_first_response_s,
+        csat=None if figures is None else figures.csat,
+        rated_cases=None if figures is None else figures.rated_cases,
+        resolved_cases=None if figures is None else figures.resolved_cases,
         window_days=SERVICE_WINDOW_DAYS,
-    )  # fmt: skip
+    )
+
+
+def hours_view(brand: Brand) -> OpeningHours | None:
+    schedule = hours.schedule_from_json(brand.hours)
+    return None if schedule is None else msgspec.convert(schedule.to_wire(), OpeningHours)
+
+
+def brand_view(brand: Brand, figures: service_rules.Figures | None = None) -> BrandPublic:
+    # The figures are measured from conversations once there are enough cases to judge.
     return BrandPublic(
         handle=brand.handle, name=brand.name, verified=brand.verified,
-        description=brand.description, service=service,
+        description=brand.description, service=service_view(figures), hours=hours_view(brand),
+        auto_assign=brand.auto_assign,
     )  # fmt: skip
+
+
+def public_figures(session: Session, brand_ids: Iterable[str]) -> dict[str, service_rules.Figures]:
+    """Brand id -> its public service figures now (PROTOCOL 6)."""
+    now = utc_now()
+    since = service_rules.window_start(now, service_rules.WINDOW_DAYS)
+    totals = service_store.window_totals(session, brand_ids=brand_ids, since=since, until=now)
+    figures = {}
+    for brand_id, total in totals.items():
+        middle = []
+        if total.answered >= service_rules.MIN_CASES:
+            middle = service_store.middle_first_responses(
+                session, brand_id=brand_id, since=since, until=now, answered=total.answered
+            )
+        figures[brand_id] = service_rules.public_from_totals(
+            answered=total.answered, middle=middle, resolved=total.resolved, rated=total.rated,
+            score_sum=total.score_sum,
+        )  # fmt: skip
+    return figures
 
 
 def unknown_brand(handle: str) -> ApiError:
     return ApiError(404, "unknown_brand", f"no brand @{handle}")
+
+
+def find_brand(session: Session, raw_handle: str) -> Brand:
+    """The brand a path names (``acme`` or ``@Acme``), else 404 ``unknown_brand``."""
+    handle = validation.lookup_handle(raw_handle)
+    if handle is None:
+        raise unknown_brand(raw_handle.lower())
+    brand = store.brand_by_handle(session, handle=handle)
+    if brand is None:
+        raise unknown_brand(handle)
+    return brand
+
+
+def _schedule(body: OpeningHours) -> hours.Schedule:
+    try:
+        return hours.parse_schedule(body.time_zone, msgspec.structs.asdict(body.weekly))
+    except hours.HoursError as error:
+        raise ApiError(422, "invalid_hours", f"hours: {error}") from None
 
 
 class BrandHandler:
@@ -75,7 +133,32 @@ class BrandHandler:
         return brand_view(brand)
 
     async def get(self, raw_handle: str) -> BrandPublic:
-        return brand_view(await self._brand(raw_handle))
+        def load(session: Session) -> BrandPublic:
+            brand = find_brand(session, raw_handle)
+            return brand_view(brand, public_figures(session, [brand.id])[brand.id])
+
+        return await self._db.read(load)
+
+    async def update(self, viewer: Viewer, raw_handle: str, body: BrandUpdate) -> BrandPublic:
+        """PATCH: name, description and opening hours (owners and admins)."""
+        brand = await self._brand(raw_handle)
+        authz.require_brand_admin(viewer, brand_id=brand.id)
+        changes: dict[str, object] = {}
+        if not isinstance(body.name, UnsetType):
+            name = validation.normalize_brand_name(body.name)
+            changes.update(name=name, name_lower=name.lower())
+        if not isinstance(body.description, UnsetType):
+            changes["description"] = validation.normalize_description(body.description)
+        if not isinstance(body.hours, UnsetType):
+            changes["hours"] = None if body.hours is None else _schedule(body.hours).to_json()
+        if not isinstance(body.auto_assign, UnsetType):
+            changes["auto_assign"] = body.auto_assign
+
+        def update(tx: Transaction) -> BrandPublic:
+            row = store.update_brand(tx.session, brand_id=brand.id, changes=changes)
+            return brand_view(row, public_figures(tx.session, [row.id])[row.id])
+
+        return await self._db.write(update)
 
     async def search(self, query: str, limit: int) -> BrandList:
         prefix = query.strip().removeprefix("@")
@@ -84,7 +167,10 @@ class BrandHandler:
         brands = await self._db.read(
             lambda session: store.search_brands(session, prefix=prefix, limit=limit)
         )
-        return BrandList(brands=[brand_view(brand) for brand in brands])
+        figures = await self._db.read(
+            lambda session: public_figures(session, [brand.id for brand in brands])
+        )
+        return BrandList(brands=[brand_view(brand, figures[brand.id]) for brand in brands])
 
     async def put_member(self, viewer: Viewer, raw_handle: str, body: MemberAdd) -> MemberAdded:
         brand = await self._brand(raw_handle)
@@ -109,6 +195,22 @@ class BrandHandler:
         account_id = await self._db.write(put_member)
         return MemberAdded(account_id=account_id, role=body.role)
 
+    async def list_members(self, viewer: Viewer, raw_handle: str) -> MemberList:
+        brand = await self._brand(raw_handle)
+        authz.require_brand_member(viewer, brand_id=brand.id)
+        found = await self._db.read(lambda session: store.members(session, brand_id=brand.id))
+        return MemberList(
+            members=[
+                Member(
+                    account_id=account.id,
+                    email=account.email,
+                    display_name=account.display_name,
+                    role=role.value,
+                )  # fmt: skip
+                for account, role in found
+            ]
+        )
+
     async def remove_member(self, viewer: Viewer, raw_handle: str, account_id: str) -> None:
         brand = await self._brand(raw_handle)
         actor = authz.require_brand_admin(viewer, brand_id=brand.id)
@@ -128,13 +230,7 @@ class BrandHandler:
         await self._db.write(remove_member)
 
     async def _brand(self, raw_handle: str) -> Brand:
-        handle = validation.lookup_handle(raw_handle)
-        if handle is None:
-            raise unknown_brand(raw_handle.lower())
-        brand = await self._db.read(lambda session: store.brand_by_handle(session, handle=handle))
-        if brand is None:
-            raise unknown_brand(handle)
-        return brand
+        return await self._db.read(lambda session: find_brand(session, raw_handle))
 
     def _publish_role(self, brand_id: str, account_id: str, role: Role | None) -> None:
         self._bus.publish(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
+import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -16,12 +18,18 @@ from gateway.bus import Bus
 from gateway.conversation_rules import SenderRole
 from gateway.database import Database, GroupCommit, Transaction
 from gateway.errors import ApiError, invalid_input, not_found
-from gateway.events import ConversationChanged, MessageCommitted, ReadMoved, TypingStarted
+from gateway.events import (
+    ConversationChanged,
+    MessageCommitted,
+    RatingRequested,
+    ReadMoved,
+    TypingStarted,
+)
 from gateway.handlers.brands import unknown_brand
 from gateway.ids import new_id, parse_time, utc_now
 from gateway.models import Conversation, Message
 from gateway.protocol import Send
-from gateway.push.payload import PushJob
+from gateway.push.payload import PushJob, PushKind
 from gateway.schemas import (
     AssignBody,
     ConversationList,
@@ -31,6 +39,7 @@ from gateway.schemas import (
 )
 from gateway.stores import brands as brand_store
 from gateway.stores import conversations as store
+from gateway.stores import service as service_store
 
 # Conversation id -> (brand id, consumer id). These never change, so caching them is safe;
 # it spares typing and read receipts a query each.
@@ -46,6 +55,11 @@ class ConversationHandler:
         self._push = push  # queues a push for offline recipients; never waits
         self._participants: dict[str, tuple[str, str]] = {}
         self._sends = GroupCommit(db, self._send_in)
+        # Told (conversation id, case number, case opened) after a consumer's message
+        # commits: the automatic reply and routing follow from it (gateway.handlers.service).
+        self.after_consumer_message: Callable[[str, int, bool], None] | None = None
+        # Told the brand id after a case is resolved: an agent may take a queued case.
+        self.after_case_resolved: Callable[[str], None] | None = None
 
     # --- sending -----------------------------------------------------------------------
 
@@ -82,18 +96,32 @@ class ConversationHandler:
         )  # fmt: skip
         if created or appended.conversation_changed:
             self._publish_conversation(tx, conversation)
+        if role is SenderRole.CONSUMER and self.after_consumer_message is not None:
+            hook = self.after_consumer_message
+            opened = created or appended.conversation_changed
+            case_number = conversation.case_number
+            tx.after_commit(lambda: hook(conversation.id, case_number, opened))
+        self._publish_message(tx, conversation, appended.row)
+        return appended.row
+
+    def _publish_message(
+        self, tx: Transaction, conversation: Conversation, row: Message,
+        push_to: tuple[str, ...] | None = None,
+    ) -> None:  # fmt: skip
+        """After the commit: the message to every live participant, a push to the offline
+        ones (``push_to``: only those of them; None: every participant)."""
         event = MessageCommitted(
             brand_id=conversation.brand_id,
             consumer_id=conversation.consumer_id,
-            message=store.message_view(appended.row),
+            message=store.message_view(row),
         )
         tx.after_commit(lambda: self._bus.publish(event))
         tx.after_commit(metrics.MESSAGES_COMMITTED.inc)
         if self._push is not None:
             push = self._push
             # Only the committing node queues the push, so each message is pushed once.
-            tx.after_commit(lambda: push(PushJob.message(event)))
-        return appended.row
+            job = dataclasses.replace(PushJob.message(event), recipients=push_to)
+            tx.after_commit(lambda: push(job))
 
     def _thread_for_send(
         self, session: Session, viewer: Viewer, frame: Send
@@ -157,12 +185,13 @@ class ConversationHandler:
 
     async def get(self, viewer: Viewer, conversation_id: str) -> ConversationPublic:
         def load(session: Session) -> ConversationPublic:
-            _visible(session, viewer, conversation_id)
+            conversation = _visible(session, viewer, conversation_id)
             view = store.view_one(
                 session, conversation_id=conversation_id, viewer_id=viewer.account_id
             )
             assert view is not None
-            return view
+            position = service_store.queue_position(session, conversation=conversation)
+            return msgspec.structs.replace(view, queue_position=position)
 
         return await self._db.read(load)
 
@@ -302,12 +331,88 @@ class ConversationHandler:
             conversation = _for_member(tx.session, viewer, conversation_id)
             if store.resolve(
                 tx.session, conversation=conversation, agent_estimate=body.agent_estimate,
-                now=utc_now(),
+                resolver_id=viewer.account_id, now=utc_now(),
             ):  # fmt: skip
                 self._publish_conversation(tx, conversation)
+                self._request_rating(tx, conversation)
+                if self.after_case_resolved is not None:
+                    hook = self.after_case_resolved
+                    tx.after_commit(lambda: hook(conversation.brand_id))
 
         await self._db.write(resolve)
         return await self.get(viewer, conversation_id)
+
+    def _request_rating(self, tx: Transaction, conversation: Conversation) -> None:
+        """Ask the consumer to rate the case just resolved: live, and by push if offline."""
+        event = RatingRequested(
+            brand_id=conversation.brand_id, consumer_id=conversation.consumer_id,
+            conversation_id=conversation.id, case=conversation.case_number,
+        )  # fmt: skip
+        tx.after_commit(lambda: self._bus.publish(event))
+        if self._push is not None:
+            push = self._push
+            job = PushJob(
+                kind=PushKind.RATING_REQUEST, brand_id=conversation.brand_id,
+                consumer_id=conversation.consumer_id, conversation_id=conversation.id,
+                seq=None, text="How did we do? Rate your conversation.",
+                recipients=(conversation.consumer_id,),
+            )  # fmt: skip
+            tx.after_commit(lambda: push(job))
+
+    async def route(
+        self, conversation_id: str, case_number: int | None, assignee_id: str | None
+    ) -> bool:
+        """Assign a case chosen by routing, if it is still open (and still that case)."""
+
+        def route(tx: Transaction) -> bool:
+            conversation = store.conversation_by_id(
+                tx.session, conversation_id=conversation_id, lock=True
+            )
+            if conversation is None or conversation.status != "open":
+                return False
+            if case_number is not None and conversation.case_number != case_number:
+                return False
+            if not store.set_assignee(
+                tx.session, conversation=conversation, assignee_id=assignee_id
+            ):
+                return False
+            self._publish_conversation(tx, conversation)
+            return True
+
+        return await self._db.write(route)
+
+    async def post_system_message(
+        self, conversation_id: str, case_number: int, text: str
+    ) -> Message | None:
+        """Commit the one automatic message of a case, unless a human answered it already,
+        it was sent already, or the case has moved on. Returns the message, if committed."""
+
+        def post(tx: Transaction) -> Message | None:
+            session = tx.session
+            conversation = store.conversation_by_id(
+                session, conversation_id=conversation_id, lock=True
+            )
+            if conversation is None or conversation.case_number != case_number:
+                return None
+            if not service_store.claim_auto_reply(
+                session, conversation_id=conversation_id, number=case_number
+            ):
+                return None
+            appended = store.append_message(
+                session, conversation=conversation, message_id=new_id("m"),
+                sender_id=service_store.SYSTEM_ACCOUNT_ID, sender_role=SenderRole.SYSTEM,
+                sender_name=service_store.SYSTEM_NAME,
+                # One per case, on every node: (sender, client_id) is unique.
+                client_id=f"auto:{case_number}:{conversation_id}", text=text, now=utc_now(),
+            )  # fmt: skip
+            # The consumer is told by push; the desk learns nothing new from it.
+            self._publish_message(tx, conversation, appended.row, (conversation.consumer_id,))
+            return appended.row
+
+        try:
+            return await self._db.write(post)
+        except IntegrityError:
+            return None  # another node sent it first
 
     async def assign(
         self, viewer: Viewer, conversation_id: str, body: AssignBody

@@ -17,6 +17,12 @@ from starlette.routing import Match, Route
 from gateway.authz import Viewer
 from gateway.errors import ApiError, invalid_input, unauthenticated
 from gateway.schemas import ErrorBody, ErrorDetail
+from gateway.web_session import (
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    csrf_problem,
+    origin_allowed,
+)
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -45,6 +51,8 @@ class Endpoint:
     handler: Callable[[ApiRequest], Awaitable[msgspec.Struct | None]]
     ok: tuple[int, type[msgspec.Struct] | None]
     auth: bool = True
+    # Check CSRF even without a session cookie: a browser sign-in must not be forged either.
+    csrf: bool = False
     body: type[msgspec.Struct] | None = None
     body_required: bool = True
     query: tuple[QueryParam, ...] = ()
@@ -64,6 +72,8 @@ class ApiRequest:
         self.request = request
         self.gateway = gateway
         self._viewer = viewer
+        # (name, value or None to delete, max_age, http_only), set on the response.
+        self.cookies: list[tuple[str, str | None, int | None, bool]] = []
 
     @property
     def viewer(self) -> Viewer:
@@ -135,17 +145,50 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def check_csrf(request: Request, gateway: Gateway) -> None:
+    problem = csrf_problem(
+        cookies=request.cookies,
+        headers=request.headers,
+        origin_ok=origin_allowed(
+            request.headers.get("origin"),
+            request.headers.get("host"),
+            gateway.settings.allowed_origins,
+        ),
+    )
+    if problem is not None:
+        log.warning("%s %s refused: %s", request.method, request.url.path, problem)
+        raise ApiError(403, "csrf_failed", problem)
+
+
 def route(endpoint: Endpoint, gateway: Gateway) -> Route:
     async def run(request: Request) -> Response:
         try:
             viewer = None
             token = bearer_token(request)
+            if token is None:
+                # A browser page of ours: the session rides in an HttpOnly cookie.
+                token = request.cookies.get(SESSION_COOKIE)
+                if token is not None and request.method not in SAFE_METHODS:
+                    check_csrf(request, gateway)
+            if endpoint.csrf:
+                check_csrf(request, gateway)
             if endpoint.auth:
                 viewer = None if token is None else await gateway.accounts.authenticate(token)
                 if viewer is None:
                     raise unauthenticated()
-            body = await endpoint.handler(ApiRequest(request, gateway, viewer))
-            return json_response(endpoint.ok[0], body)
+            call = ApiRequest(request, gateway, viewer)
+            response = json_response(endpoint.ok[0], await endpoint.handler(call))
+            # Secure whenever the page came over HTTPS (directly or via a trusted proxy).
+            secure = request.url.scheme == "https"
+            for name, value, max_age, http_only in call.cookies:
+                if value is None:
+                    response.delete_cookie(name, path="/", secure=secure, samesite="strict")
+                else:
+                    response.set_cookie(
+                        name, value, max_age=max_age, path="/", secure=secure,
+                        httponly=http_only, samesite="strict",
+                    )  # fmt: skip
+            return response
         except ApiError as error:
             return error_response(error)
 

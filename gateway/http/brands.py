@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from gateway.errors import invalid_input
 from gateway.http.api import ApiRequest, Endpoint, QueryParam
-from gateway.schemas import BrandCreate, BrandList, BrandPublic, MemberAdd, MemberAdded
+from gateway.schemas import (
+    BrandCreate,
+    BrandList,
+    BrandPublic,
+    MemberAdd,
+    MemberAdded,
+    MemberList,
+)
 
 
 async def create_brand(call: ApiRequest) -> BrandPublic:
@@ -28,6 +35,10 @@ async def put_member(call: ApiRequest) -> MemberAdded:
     return await call.gateway.brands.put_member(call.viewer, call.path("handle"), body)
 
 
+async def list_members(call: ApiRequest) -> MemberList:
+    return await call.gateway.brands.list_members(call.viewer, call.path("handle"))
+
+
 async def remove_member(call: ApiRequest) -> None:
     await call.gateway.brands.remove_member(
         call.viewer, call.path("handle"), call.path("account_id")
@@ -44,6 +55,8 @@ ENDPOINTS = (
                     QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 50}))),
     Endpoint("GET", "/v1/brands/{handle}", "A brand's public profile", get_brand,
              ok=(200, BrandPublic), auth=False, errors=(404,)),
+    Endpoint("GET", "/v1/brands/{handle}/members", "Who works for the brand (members only)",
+             list_members, ok=(200, MemberList), errors=(403, 404)),
     Endpoint("POST", "/v1/brands/{handle}/members", "Add a member or change their role",
              put_member, ok=(201, MemberAdded), body=MemberAdd, errors=(403, 404, 409, 422)),
     Endpoint("DELETE", "/v1/brands/{handle}/members/{account_id}", "Remove a member",

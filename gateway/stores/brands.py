@@ -9,7 +9,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from gateway.authz import Role
-from gateway.models import Brand, Membership
+from gateway.models import Account, Brand, Membership
 
 
 def insert_brand(
@@ -23,6 +23,16 @@ def insert_brand(
     session.add(brand)
     session.flush()
     session.add(Membership(brand_id=brand_id, account_id=owner_id, role=Role.OWNER, created_at=now))
+    session.flush()
+    return brand
+
+
+def update_brand(session: Session, *, brand_id: str, changes: dict[str, object]) -> Brand:
+    brand = session.get(Brand, brand_id, with_for_update=True)
+    assert brand is not None
+    for name, value in changes.items():
+        setattr(brand, name, value)
+    session.add(brand)
     session.flush()
     return brand
 
@@ -82,6 +92,18 @@ def remove_member(session: Session, *, brand_id: str, account_id: str) -> None:
             col(Membership.brand_id) == brand_id, col(Membership.account_id) == account_id
         )
     )
+
+
+def members(session: Session, *, brand_id: str) -> list[tuple[Account, Role]]:
+    """The brand's members with their roles, owners first, then by name."""
+    rows = session.exec(
+        select(Account, Membership.role)
+        .join(Membership, col(Membership.account_id) == col(Account.id))
+        .where(Membership.brand_id == brand_id)
+    ).all()
+    rank = {Role.OWNER: 0, Role.ADMIN: 1, Role.AGENT: 2}
+    found = [(account, Role(role)) for account, role in rows]
+    return sorted(found, key=lambda item: (rank[item[1]], item[0].display_name.lower()))
 
 
 def count_owners(session: Session, *, brand_id: str) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from gateway import conversation_rules as rules
-from gateway.ids import format_time
+from gateway.ids import as_utc, format_time
 from gateway.models import Account, Brand, Case, Conversation, Message, ReadCursor
 from gateway.schemas import AccountRef, BrandRef, ConversationPublic, MessagePublic, Sender
 
@@ -52,7 +52,11 @@ def insert_conversation(
     )  # fmt: skip
     session.add(conversation)
     session.flush()
-    session.add(Case(conversation_id=conversation_id, number=state.case_number, opened_at=now))
+    case = Case(
+        conversation_id=conversation_id, number=state.case_number, brand_id=brand_id,
+        opened_at=now,
+    )  # fmt: skip
+    session.add(case)
     return conversation
 
 
@@ -92,17 +96,19 @@ def append_message(
     )  # fmt: skip
     session.add(message)
     if after.case_number != before.case_number:
-        session.add(Case(conversation_id=conversation.id, number=after.case_number, opened_at=now))
+        case = Case(
+            conversation_id=conversation.id, number=after.case_number,
+            brand_id=conversation.brand_id, opened_at=now,
+        )  # fmt: skip
+        session.add(case)
     elif rules.is_first_response(sender_role):
-        session.exec(
-            update(Case)
-            .where(
-                col(Case.conversation_id) == conversation.id,
-                col(Case.number) == conversation.case_number,
-                col(Case.first_response_at).is_(None),
-            )
-            .values(first_response_at=now)
-        )
+        answered = session.get(Case, (conversation.id, conversation.case_number))
+        if answered is not None and answered.first_response_at is None:
+            # The conversation row is locked: no other message can answer this case now.
+            answered.first_response_at = now
+            answered.first_response_s = (now - as_utc(answered.opened_at)).total_seconds()
+            answered.first_responder_id = sender_id
+            session.add(answered)
     session.flush()
     move_read_cursor(
         session, conversation_id=conversation.id, account_id=sender_id, seq=conversation.last_seq
@@ -181,7 +187,7 @@ def read_cursors(session: Session, *, conversation_id: str) -> dict[str, int]:
 
 def resolve(
     session: Session, *, conversation: Conversation, agent_estimate: int | None,
-    now: datetime,
+    resolver_id: str, now: datetime,
 ) -> bool:  # fmt: skip
     """Resolve the current case; returns whether anything changed."""
     before = rules.ThreadState(rules.Status(conversation.status), conversation.case_number)
@@ -196,7 +202,7 @@ def resolve(
             col(Case.conversation_id) == conversation.id,
             col(Case.number) == conversation.case_number,
         )
-        .values(resolved_at=now, agent_estimate=agent_estimate)
+        .values(resolved_at=now, agent_estimate=agent_estimate, resolver_id=resolver_id)
     )
     session.flush()
     return True

@@ -1,0 +1,1 @@
+"""The consumer web app (mobile-first), served by the gateway at /app."""

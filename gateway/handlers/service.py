@@ -1,0 +1,294 @@
+"""Service quality (PROTOCOL 6): ratings, the members' statistics, and what follows a
+consumer's message: the one automatic reply when nobody can answer, and routing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlmodel import Session
+
+from gateway import authz, hours, routing, service_rules
+from gateway.authz import Viewer
+from gateway.database import Database, Transaction
+from gateway.errors import ApiError, not_found
+from gateway.handlers.brands import find_brand, public_figures
+from gateway.handlers.conversations import ConversationHandler
+from gateway.ids import format_time, utc_now
+from gateway.models import Brand, Case
+from gateway.presence import Presence
+from gateway.schemas import (
+    AccountRef,
+    AgentStats,
+    BrandStats,
+    DayStats,
+    EstimateAccuracy,
+    RatingCreate,
+    RatingPublic,
+    StatsFigures,
+    Verbatim,
+)
+from gateway.stores import brands as brand_store
+from gateway.stores import conversations as conversation_store
+from gateway.stores import service as store
+
+log = logging.getLogger(__name__)
+
+COMMENTS_SHOWN = 20
+# Queued cases routed when a member comes online, per brand (the rest follow as cases are
+# resolved or as more members arrive).
+QUEUE_ROUTED_PER_ARRIVAL = 100
+
+
+class ServiceHandler:
+    def __init__(
+        self, db: Database, presence: Presence, conversations: ConversationHandler
+    ) -> None:
+        self._db = db
+        self._presence = presence
+        self._conversations = conversations
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- ratings -----------------------------------------------------------------------
+
+    async def rate(self, viewer: Viewer, conversation_id: str, body: RatingCreate) -> RatingPublic:
+        comment = None if body.comment is None else body.comment.strip() or None
+
+        def rate(tx: Transaction) -> RatingPublic:
+            conversation = conversation_store.conversation_by_id(
+                tx.session, conversation_id=conversation_id, lock=True
+            )
+            if conversation is None:
+                raise not_found()
+            authz.require_consumer(
+                viewer, brand_id=conversation.brand_id, consumer_id=conversation.consumer_id
+            )
+            case = store.latest_resolved_case(tx.session, conversation_id=conversation_id)
+            if case is None:
+                raise ApiError(409, "not_resolved", "no case of this conversation is resolved yet")
+            now = utc_now()
+            if not store.rate(tx.session, case=case, score=body.score, comment=comment, now=now):
+                raise ApiError(409, "already_rated", f"case {case.number} is rated already")
+            return RatingPublic(
+                conversation_id=conversation_id, case=case.number, score=body.score,
+                comment=comment, created_at=format_time(now),
+            )  # fmt: skip
+
+        return await self._db.write(rate)
+
+    # --- the members' statistics -------------------------------------------------------
+
+    async def stats(self, viewer: Viewer, raw_handle: str, days: int) -> BrandStats:
+        def load(session: Session) -> BrandStats:
+            brand = find_brand(session, raw_handle)
+            authz.require_brand_member(viewer, brand_id=brand.id)
+            now = utc_now()
+            since = service_rules.window_start(now, days)
+            cases = store.cases_in_window(session, brand_ids=[brand.id], since=since, until=now)[
+                brand.id
+            ]
+            agents = service_rules.by_agent(cases)
+            comments = service_rules.latest_comments(cases, since, now, COMMENTS_SHOWN)
+            people = store.names(
+                session, account_ids=[*agents, *(c.resolver_id for c in comments if c.resolver_id)]
+            )
+            return BrandStats(
+                handle=brand.handle, window_days=days, since=format_time(since),
+                until=format_time(now),
+                figures=_figures(service_rules.figures(cases, since, now, floor=0)),
+                estimates=_estimates(service_rules.estimate_accuracy(cases, since, now)),
+                agents=sorted(
+                    (
+                        _agent(agent_id, people.get(agent_id, ""), mine, since, now)
+                        for agent_id, mine in agents.items()
+                    ),
+                    key=lambda agent: (agent.agent.display_name.lower(), agent.agent.id),
+                ),
+                days=[
+                    DayStats(
+                        date=day.date.isoformat(),
+                        median_first_response_s=day.figures.median_first_response_s,
+                        csat=day.figures.csat, resolved_cases=day.figures.resolved_cases or 0,
+                        rated_cases=day.figures.rated_cases or 0,
+                    )  # fmt: skip
+                    for day in service_rules.daily(cases, since, now)
+                ],
+                comments=[
+                    Verbatim(
+                        score=case.score or 0, comment=case.comment or "",
+                        created_at=format_time(case.rated_at or now),
+                        conversation_id=case.conversation_id, case=case.number,
+                        agent=None if case.resolver_id is None else AccountRef(
+                            id=case.resolver_id, display_name=people.get(case.resolver_id, "")
+                        ),
+                    )  # fmt: skip
+                    for case in comments
+                ],
+            )  # fmt: skip
+
+        return await self._db.read(load)
+
+    # --- after a consumer's message ----------------------------------------------------
+
+    def consumer_wrote(self, conversation_id: str, case_number: int, opened: bool) -> None:
+        """Called after the commit (never blocks the send): route and reply in a task."""
+        self._spawn(self._after_consumer_message(conversation_id, case_number, opened))
+
+    def case_resolved(self, brand_id: str) -> None:
+        """Called after a resolve commits: the agent is freer; the queue may move."""
+        self._spawn(self._empty_queues([brand_id], 1))
+
+    def member_online(self, account_id: str, brand_ids: list[str]) -> None:
+        """Called when an account's first socket opens here: queued cases may go to them."""
+        if brand_ids:
+            self._spawn(self._empty_queues(brand_ids, QUEUE_ROUTED_PER_ARRIVAL))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    async def _after_consumer_message(
+        self, conversation_id: str, case_number: int, opened: bool
+    ) -> None:
+        try:
+            if opened:
+                await self._route(conversation_id, case_number)
+            await self._auto_reply(conversation_id, case_number)
+        except Exception:
+            log.exception("routing or automatic reply for %s failed", conversation_id)
+
+    async def _route(self, conversation_id: str, case_number: int | None) -> bool:
+        """Give the case to the least busy online agent, or leave it queued (unassigned).
+        Returns whether the assignee changed."""
+        facts = await self._db.read(lambda s: _routing_facts(s, conversation_id))
+        if facts is None:
+            return False
+        offline = await self._presence.offline(facts.candidates)
+        choice = routing.choose(
+            facts.candidates - offline, facts.open_cases, current=facts.assignee_id
+        )
+        return await self._conversations.route(conversation_id, case_number, choice)
+
+    async def _empty_queues(self, brand_ids: list[str], limit: int) -> None:
+        """Route up to ``limit`` queued cases of each brand, the longest waiting first."""
+        try:
+            for brand_id in brand_ids:
+                for _ in range(limit):
+                    queued = await self._db.read(partial(_next_queued, brand_id=brand_id))
+                    if queued is None or not await self._route(queued, None):
+                        break
+        except Exception:
+            log.exception("routing the queues of %s failed", brand_ids)
+
+    async def _auto_reply(self, conversation_id: str, case_number: int) -> None:
+        facts = await self._db.read(lambda s: _auto_reply_facts(s, conversation_id, case_number))
+        if facts is None:
+            return
+        offline = await self._presence.offline(facts.member_ids)
+        text = hours.auto_reply_text(
+            handle=facts.brand.handle, schedule=facts.schedule, now=utc_now(),
+            anyone_online=len(offline) < len(set(facts.member_ids)),
+            median_first_response_s=facts.median_first_response_s,
+        )  # fmt: skip
+        if text is not None:
+            await self._conversations.post_system_message(conversation_id, case_number, text)
+
+
+@dataclass(frozen=True)
+class _RoutingFacts:
+    candidates: set[str]
+    open_cases: dict[str, int]
+    assignee_id: str | None
+
+
+def _auto_assigning(session: Session, brand_id: str) -> bool:
+    brand = session.get(Brand, brand_id)
+    return brand is not None and brand.auto_assign
+
+
+def _next_queued(session: Session, *, brand_id: str) -> str | None:
+    """The case that has waited longest, if the brand routes cases automatically."""
+    if not _auto_assigning(session, brand_id):
+        return None
+    return store.oldest_queued(session, brand_id=brand_id)
+
+
+def _routing_facts(session: Session, conversation_id: str) -> _RoutingFacts | None:
+    """Who may take the case and how busy each is; None if the brand routes by hand."""
+    conversation = conversation_store.conversation_by_id(session, conversation_id=conversation_id)
+    if conversation is None or not _auto_assigning(session, conversation.brand_id):
+        return None
+    roles = store.member_roles(session, brand_id=conversation.brand_id)
+    return _RoutingFacts(
+        candidates=routing.candidates(roles),
+        open_cases=store.open_cases_by_assignee(session, brand_id=conversation.brand_id),
+        assignee_id=conversation.assignee_id,
+    )
+
+
+@dataclass(frozen=True)
+class _AutoReplyFacts:
+    brand: Brand
+    schedule: hours.Schedule
+    member_ids: list[str]
+    median_first_response_s: float | None
+
+
+def _auto_reply_facts(
+    session: Session, conversation_id: str, case_number: int
+) -> _AutoReplyFacts | None:
+    """What the automatic reply needs, or None when it is not due: the brand has no
+    opening hours (it has not opted in), a human answered, or it was sent already."""
+    conversation = conversation_store.conversation_by_id(session, conversation_id=conversation_id)
+    if conversation is None or conversation.case_number != case_number:
+        return None
+    brand = session.get(Brand, conversation.brand_id)
+    if brand is None or brand.hours is None:
+        return None
+    case = session.get(Case, (conversation_id, case_number))
+    if case is None or case.auto_replied or case.first_response_at is not None:
+        return None
+    schedule = hours.schedule_from_json(brand.hours)
+    assert schedule is not None
+    members = brand_store.member_ids(session, brand_ids=[brand.id])[brand.id]
+    figures = public_figures(session, [brand.id])[brand.id]
+    return _AutoReplyFacts(brand, schedule, members, figures.median_first_response_s)
+
+
+def _figures(figures: service_rules.Figures) -> StatsFigures:
+    return StatsFigures(
+        median_first_response_s=figures.median_first_response_s, csat=figures.csat,
+        rated_cases=figures.rated_cases or 0, resolved_cases=figures.resolved_cases or 0,
+    )  # fmt: skip
+
+
+def _estimates(accuracy: service_rules.EstimateAccuracy) -> EstimateAccuracy:
+    return EstimateAccuracy(
+        compared_cases=accuracy.compared_cases,
+        mean_absolute_error=accuracy.mean_absolute_error,
+        exact_share=accuracy.exact_share,
+        bias=accuracy.bias,
+    )
+
+
+def _agent(
+    agent_id: str, name: str, cases: list[service_rules.CaseFacts], since: datetime,
+    now: datetime,
+) -> AgentStats:  # fmt: skip
+    view = service_rules.agent_view(agent_id, cases)
+    mine = [case for case in view if case.resolver_id == agent_id]
+    return AgentStats(
+        agent=AccountRef(id=agent_id, display_name=name),
+        figures=_figures(service_rules.figures(view, since, now, floor=0)),
+        estimates=_estimates(service_rules.estimate_accuracy(mine, since, now)),
+    )

@@ -1,0 +1,246 @@
+"""Cases as the service figures read them, ratings, and the automatic reply's bookkeeping."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlmodel import Session, col, select
+
+from gateway.ids import as_utc
+from gateway.models import Account, Case, Conversation, Membership
+from gateway.service_rules import CaseFacts
+
+SYSTEM_ACCOUNT_ID = "a_system"  # made by migration 0004; signs system messages
+SYSTEM_NAME = "atdesk"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else as_utc(moment)
+
+
+def _facts(case: Case) -> CaseFacts:
+    opened_at = _aware(case.opened_at)
+    assert opened_at is not None
+    return CaseFacts(
+        conversation_id=case.conversation_id, number=case.number, opened_at=opened_at,
+        first_response_at=_aware(case.first_response_at),
+        first_response_s=case.first_response_s, first_responder_id=case.first_responder_id,
+        resolved_at=_aware(case.resolved_at), resolver_id=case.resolver_id,
+        agent_estimate=case.agent_estimate, score=case.score, comment=case.comment,
+        rated_at=_aware(case.rated_at),
+    )  # fmt: skip
+
+
+def cases_in_window(
+    session: Session, *, brand_ids: Iterable[str], since: datetime, until: datetime
+) -> dict[str, list[CaseFacts]]:
+    """Brand id -> its cases answered or resolved within [since, until].
+
+    Both conditions are served by an index on (brand_id, moment): the work grows with the
+    cases of the window, never with the messages.
+    """
+    wanted = sorted(set(brand_ids))
+    found: dict[str, list[CaseFacts]] = {brand_id: [] for brand_id in wanted}
+    if not wanted:
+        return found
+    rows = session.exec(
+        select(Case).where(
+            col(Case.brand_id).in_(wanted),
+            or_(
+                and_(col(Case.first_response_at) >= since, col(Case.first_response_at) <= until),
+                and_(col(Case.resolved_at) >= since, col(Case.resolved_at) <= until),
+            ),
+        )
+    )
+    for case in rows:
+        found[case.brand_id].append(_facts(case))
+    return found
+
+
+def latest_resolved_case(session: Session, *, conversation_id: str) -> Case | None:
+    return session.exec(
+        select(Case)
+        .where(col(Case.conversation_id) == conversation_id, col(Case.resolved_at).is_not(None))
+        .order_by(col(Case.number).desc())
+        .limit(1)
+    ).first()
+
+
+def rate(session: Session, *, case: Case, score: int, comment: str | None, now: datetime) -> bool:
+    """Record the consumer's rating of ``case``; False if it was rated already."""
+    result = session.exec(
+        update(Case)
+        .where(
+            col(Case.conversation_id) == case.conversation_id,
+            col(Case.number) == case.number,
+            col(Case.score).is_(None),
+        )
+        .values(score=score, comment=comment, rated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def claim_auto_reply(session: Session, *, conversation_id: str, number: int) -> bool:
+    """Mark the case's automatic reply as sent, if no human answered it and none was sent."""
+    result = session.exec(
+        update(Case)
+        .where(
+            col(Case.conversation_id) == conversation_id,
+            col(Case.number) == number,
+            col(Case.auto_replied).is_(False),
+            col(Case.first_response_at).is_(None),
+        )
+        .values(auto_replied=True)
+    )
+    return bool(result.rowcount)
+
+
+def names(session: Session, *, account_ids: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    rows = session.exec(select(Account.id, Account.display_name).where(col(Account.id).in_(wanted)))
+    return dict(rows.all())
+
+
+def open_cases_by_assignee(session: Session, *, brand_id: str) -> dict[str, int]:
+    """Member id -> how many open conversations of the brand are assigned to them."""
+    rows = session.exec(
+        select(Conversation.assignee_id, func.count())
+        .where(
+            col(Conversation.brand_id) == brand_id,
+            col(Conversation.status) == "open",
+            col(Conversation.assignee_id).is_not(None),
+        )
+        .group_by(col(Conversation.assignee_id))
+    )
+    counts: defaultdict[str, int] = defaultdict(int)
+    for assignee_id, count in rows:
+        if assignee_id is not None:
+            counts[assignee_id] = int(count)
+    return dict(counts)
+
+
+def member_roles(session: Session, *, brand_id: str) -> dict[str, str]:
+    rows = session.exec(
+        select(Membership.account_id, Membership.role).where(col(Membership.brand_id) == brand_id)
+    )
+    return dict(rows.all())
+
+
+def _queued(brand_id: str) -> Any:
+    """The brand's open, unassigned conversations with the opening of their current case."""
+    return (
+        select(Conversation.id, Case.opened_at)
+        .join(
+            Case,
+            and_(
+                col(Case.conversation_id) == col(Conversation.id),
+                col(Case.number) == col(Conversation.case_number),
+            ),
+        )
+        .where(
+            col(Conversation.brand_id) == brand_id,
+            col(Conversation.status) == "open",
+            col(Conversation.assignee_id).is_(None),
+        )
+    )
+
+
+def oldest_queued(session: Session, *, brand_id: str) -> str | None:
+    """The conversation that has waited longest in the brand's queue."""
+    row = session.exec(
+        _queued(brand_id).order_by(col(Case.opened_at), col(Conversation.id)).limit(1)
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def queue_position(session: Session, *, conversation: Conversation) -> int | None:
+    """1 + how many of the brand's queued cases opened before this one; None if not queued."""
+    if conversation.status != "open" or conversation.assignee_id is not None:
+        return None
+    mine = session.get(Case, (conversation.id, conversation.case_number))
+    if mine is None:
+        return None
+    ahead = _queued(conversation.brand_id).where(
+        or_(
+            col(Case.opened_at) < mine.opened_at,
+            and_(col(Case.opened_at) == mine.opened_at, col(Conversation.id) < conversation.id),
+        )
+    )
+    count = session.exec(select(func.count()).select_from(ahead.subquery())).one()
+    return int(count) + 1
+
+
+@dataclass(frozen=True)
+class WindowTotals:
+    """What the public figures need of a brand's window, summed by the database."""
+
+    answered: int = 0  # cases first answered in the window
+    resolved: int = 0  # cases resolved in the window
+    rated: int = 0  # of those, the rated ones
+    score_sum: int = 0
+
+
+def window_totals(
+    session: Session, *, brand_ids: Iterable[str], since: datetime, until: datetime
+) -> dict[str, WindowTotals]:
+    """Brand id -> its totals over [since, until]: two grouped queries, served by the
+    (brand_id, moment) indexes, whatever the number of brands or cases."""
+    wanted = sorted(set(brand_ids))
+    answered: dict[str, int] = {}
+    resolved: dict[str, tuple[int, int, int]] = {}
+    if wanted:
+        rows = session.exec(
+            select(Case.brand_id, func.count())
+            .where(
+                col(Case.brand_id).in_(wanted),
+                col(Case.first_response_at) >= since,
+                col(Case.first_response_at) <= until,
+            )
+            .group_by(col(Case.brand_id))
+        )
+        answered = {brand_id: int(count) for brand_id, count in rows}
+        rated_rows = session.exec(
+            select(Case.brand_id, func.count(), func.count(col(Case.score)), func.sum(Case.score))
+            .where(
+                col(Case.brand_id).in_(wanted),
+                col(Case.resolved_at) >= since,
+                col(Case.resolved_at) <= until,
+            )
+            .group_by(col(Case.brand_id))
+        )
+        resolved = {
+            brand_id: (int(count), int(rated), int(total or 0))
+            for brand_id, count, rated, total in rated_rows
+        }
+    return {
+        brand_id: WindowTotals(answered.get(brand_id, 0), *resolved.get(brand_id, (0, 0, 0)))
+        for brand_id in wanted
+    }
+
+
+def middle_first_responses(
+    session: Session, *, brand_id: str, since: datetime, until: datetime, answered: int
+) -> list[float]:
+    """The middle one (odd ``answered``) or two (even) first-response times of the window:
+    the median without reading every case into the gateway."""
+    if answered <= 0:
+        return []
+    rows = session.exec(
+        select(Case.first_response_s)
+        .where(
+            col(Case.brand_id) == brand_id,
+            col(Case.first_response_at) >= since,
+            col(Case.first_response_at) <= until,
+        )
+        .order_by(col(Case.first_response_s))
+        .offset((answered - 1) // 2)
+        .limit(2 - answered % 2)
+    )
+    return [float(value) for value in rows if value is not None]
