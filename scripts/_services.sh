@@ -21,6 +21,7 @@ install_packages() {  # $@: Debian package names; brew names are guessed from th
         postgresql) brew install postgresql@16 >&2 ;;
         redis-server) brew install redis >&2 ;;
         nodejs) brew install node >&2 ;;
+        chromium) brew install --cask chromium >&2 ;;
       esac
     done
   else
@@ -76,5 +77,18 @@ ensure_node() {  # the JavaScript SDK's tests run on Node.js 20 or newer
   if ! command -v node >/dev/null 2>&1 ||
     ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
     install_packages nodejs npm
+  fi
+}
+
+ensure_chromium() {  # the web apps' tests drive a real Chromium (Debian's), never a download
+  local mac_app="/Applications/Chromium.app/Contents/MacOS/Chromium"
+  if [ -n "${ATDESK_CHROMIUM:-}" ] && [ -x "$ATDESK_CHROMIUM" ]; then
+    return
+  fi
+  if [ -x "$mac_app" ]; then
+    export ATDESK_CHROMIUM="$mac_app"
+  elif ! command -v chromium >/dev/null 2>&1; then
+    install_packages chromium
+    if [ -x "$mac_app" ]; then export ATDESK_CHROMIUM="$mac_app"; fi
   fi
 }

@@ -18,7 +18,7 @@
  *   consumer: {id: string, display_name: string}, status: string, case: number,
  *   assignee: object|null, last_seq: number, last_message_at: string|null, unread: number}} Conversation
  * @typedef {{client_id: string, conversation_id: string, seq: number, id: string, created_at: string}} Ack
- * @typedef {{token: string, account_id: string, expires_at: string}} Session
+ * @typedef {{token?: string, account_id: string, expires_at: string}} Session (no token: a cookie session)
  * @typedef {{client_id: string, text: string, to?: string, conversation_id?: string}} OutboxEntry
  * @typedef {{getItem(key: string): string|null, setItem(key: string, value: string): void,
  *   removeItem(key: string): void}} StorageLike  The synchronous part of the Web Storage API.
@@ -460,6 +460,11 @@ export class AtdeskClient {
    * @param {string} url the gateway, e.g. `http://127.0.0.1:8000`
    * @param {object} [options]
    * @param {string|null} [options.token] a bearer token from an earlier signIn
+   * @param {'token'|'cookie'} [options.session] 'cookie': a web page served by the gateway
+   *   itself: signIn puts the session in an HttpOnly cookie the page never sees, and every
+   *   state-changing request carries the CSRF token (the `atdesk_csrf` cookie's value)
+   * @param {() => string} [options.csrfToken] where the CSRF token comes from; default the
+   *   `atdesk_csrf` cookie
    * @param {string|null} [options.accountId] whose token it is (the session's account_id):
    *   lets messages queued before the first connection be saved at once
    * @param {StorageLike|null} [options.storage] where the outbox and read positions are kept;
@@ -478,6 +483,8 @@ export class AtdeskClient {
     this._wsUrl = wsUrl(url);
     /** @type {string|null} */
     this.token = options.token ?? null;
+    this._cookieSession = options.session === 'cookie';
+    this._csrfToken = options.csrfToken ?? csrfCookie;
     /** @type {string|null} */
     this.accountId = null;
     /** @type {ConnectionState} */
@@ -568,15 +575,16 @@ export class AtdeskClient {
    */
   async signIn(email, password, deviceName) {
     const body = { email, password, ...(deviceName ? { device_name: deviceName } : {}) };
-    const session = await this._call('POST', '/v1/sessions', { body, auth: false });
+    const path = this._cookieSession ? '/v1/web/session' : '/v1/sessions';
+    const session = await this._call('POST', path, { body, auth: false });
     this._bind(session.account_id);
-    this.token = session.token;
+    this.token = session.token ?? null;
     return session;
   }
 
   /** Revoke the token everywhere; the socket closes with 4401 and the client stops. */
   async signOut() {
-    await this._call('DELETE', '/v1/sessions/current');
+    await this._call('DELETE', this._cookieSession ? '/v1/web/session' : '/v1/sessions/current');
     this.token = null;
   }
 
@@ -594,7 +602,7 @@ export class AtdeskClient {
 
   /** One brand, by `"acme"` or `"@acme"`; ApiError unknown_brand. @param {string} handle @returns {Promise<Brand>} */
   brand(handle) {
-    return this._call('GET', `/v1/brands/${encodeURIComponent(normalizeHandle(handle))}`, { auth: false });
+    return this._call('GET', this._brandPath(handle), { auth: false });
   }
 
   /**
@@ -623,7 +631,7 @@ export class AtdeskClient {
 
   /** @param {string} conversationId @returns {Promise<Conversation>} */
   conversation(conversationId) {
-    return this._call('GET', `/v1/conversations/${encodeURIComponent(conversationId)}`);
+    return this._call('GET', this._conversationPath(conversationId));
   }
 
   /**
@@ -632,7 +640,7 @@ export class AtdeskClient {
    * @returns {Promise<{messages: Message[], last_seq: number}>}
    */
   messages(conversationId, { afterSeq = 0, limit = 100 } = {}) {
-    const path = `/v1/conversations/${encodeURIComponent(conversationId)}/messages`;
+    const path = `${this._conversationPath(conversationId)}/messages`;
     return this._call('GET', path, { query: { after_seq: afterSeq, limit } });
   }
 
@@ -663,6 +671,103 @@ export class AtdeskClient {
     await this._call('DELETE', `/v1/devices/${encodeURIComponent(pushToken)}`);
   }
 
+  // --- HTTP: a brand's desk (members) and service quality ---------------------------------
+
+  /** @param {string} handle @param {string} name @param {string} [description] @returns {Promise<Brand>} */
+  createBrand(handle, name, description) {
+    return this._call('POST', '/v1/brands', { body: { handle: normalizeHandle(handle), name, description } });
+  }
+
+  /**
+   * Owners and admins: change the name, description or opening hours.
+   * @param {string} handle @param {{name?: string, description?: string, hours?: object|null}} changes
+   * @returns {Promise<Brand>}
+   */
+  updateBrand(handle, changes) {
+    return this._call('PATCH', this._brandPath(handle), { body: changes });
+  }
+
+  /** Who works for the brand (members only). @param {string} handle */
+  async members(handle) {
+    return (await this._call('GET', `${this._brandPath(handle)}/members`)).members;
+  }
+
+  /**
+   * Owners and admins: add a member by email, or change their role.
+   * @param {string} handle @param {string} email @param {'admin'|'agent'} role
+   */
+  putMember(handle, email, role) {
+    return this._call('POST', `${this._brandPath(handle)}/members`, { body: { email, role } });
+  }
+
+  /** @param {string} handle @param {string} accountId */
+  async removeMember(handle, accountId) {
+    await this._call('DELETE', `${this._brandPath(handle)}/members/${encodeURIComponent(accountId)}`);
+  }
+
+  /**
+   * Members: resolve the case, with your guess of the customer's satisfaction (1..5).
+   * @param {string} conversationId @param {{agentEstimate?: number}} [options] @returns {Promise<Conversation>}
+   */
+  resolve(conversationId, { agentEstimate } = {}) {
+    const body = agentEstimate === undefined ? undefined : { agent_estimate: agentEstimate };
+    return this._call('POST', `${this._conversationPath(conversationId)}/resolve`, { body });
+  }
+
+  /** Members: assign to a member, or to nobody (null). @param {string} conversationId @param {string|null} accountId */
+  assign(conversationId, accountId) {
+    return this._call('POST', `${this._conversationPath(conversationId)}/assign`, { body: { account_id: accountId } });
+  }
+
+  /** The consumer rates the latest resolved case. @param {string} conversationId @param {number} score @param {string} [comment] */
+  rate(conversationId, score, comment) {
+    return this._call('POST', `${this._conversationPath(conversationId)}/rating`, { body: { score, ...(comment ? { comment } : {}) } });
+  }
+
+  /** @param {string} handle */
+  async follow(handle) {
+    await this._call('POST', `${this._brandPath(handle)}/follow`);
+  }
+
+  /** @param {string} handle */
+  async unfollow(handle) {
+    await this._call('DELETE', `${this._brandPath(handle)}/follow`);
+  }
+
+  /** The brand's public incident history, newest first. @param {string} handle @param {{limit?: number}} [options] */
+  async notices(handle, { limit = 20 } = {}) {
+    return (await this._call('GET', `${this._brandPath(handle)}/notices`, { query: { limit }, auth: false })).notices;
+  }
+
+  /** Owners and admins: tell followers and open conversations. @param {string} handle @param {string} title @param {string} text */
+  postNotice(handle, title, text) {
+    return this._call('POST', `${this._brandPath(handle)}/notices`, { body: { title, text } });
+  }
+
+  /** Members: the brand's figures per agent and per day. @param {string} handle @param {{days?: number}} [options] */
+  stats(handle, { days = 30 } = {}) {
+    return this._call('GET', `${this._brandPath(handle)}/stats`, { query: { days } });
+  }
+
+  /**
+   * Any other endpoint of the contract: the decoded JSON body (null for an empty one).
+   * @param {string} method @param {string} path e.g. `/v1/brands/acme/canned`
+   * @param {{body?: unknown, query?: Record<string, unknown>, auth?: boolean}} [options]
+   */
+  request(method, path, options = {}) {
+    return this._call(method, path, options);
+  }
+
+  /** @param {string} handle */
+  _brandPath(handle) {
+    return `/v1/brands/${encodeURIComponent(normalizeHandle(handle))}`;
+  }
+
+  /** @param {string} conversationId */
+  _conversationPath(conversationId) {
+    return `/v1/conversations/${encodeURIComponent(conversationId)}`;
+  }
+
   /**
    * One request; the decoded JSON body (null for an empty one).
    * @param {string} method @param {string} path
@@ -672,7 +777,9 @@ export class AtdeskClient {
     if (!this._fetch) throw new AtdeskError('unsupported', 'no fetch here: pass options.fetch');
     /** @type {Record<string, string>} */
     const headers = { accept: 'application/json' };
-    if (auth) {
+    if (this._cookieSession) {
+      if (method !== 'GET') headers['x-csrf-token'] = this._csrfToken();
+    } else if (auth) {
       if (!this.token) throw new AuthError('unauthenticated', 'sign in first');
       headers.authorization = `Bearer ${this.token}`;
     }
@@ -690,6 +797,7 @@ export class AtdeskClient {
     try {
       response = await this._fetch(url, {
         method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: abort?.signal,
+        ...(this._cookieSession ? { credentials: 'same-origin' } : {}),
       });
       text = await response.text();
     } catch (error) {
@@ -720,7 +828,7 @@ export class AtdeskClient {
    */
   async connect({ wait = true } = {}) {
     this._checkUsable();
-    if (!this.token) throw new AuthError('unauthenticated', 'sign in first');
+    if (!this.token && !this._cookieSession) throw new AuthError('unauthenticated', 'sign in first');
     if (!this._running) {
       this._running = true;
       this.state = 'connecting';
@@ -869,7 +977,7 @@ export class AtdeskClient {
         return;
       }
       const token = this.token;
-      if (!token) throw new AuthError('unauthenticated', 'signed out');
+      if (!token && !this._cookieSession) throw new AuthError('unauthenticated', 'signed out');
       /** @type {WebSocket} */
       let ws;
       try {
@@ -906,7 +1014,8 @@ export class AtdeskClient {
         }
         resolve({ code, reason });
       };
-      ws.onopen = () => link.write({ type: 'hello', token, client: this._clientName });
+      // A cookie session's hello has no token: the upgrade request carried the cookie.
+      ws.onopen = () => link.write({ type: 'hello', ...(token ? { token } : {}), client: this._clientName });
       ws.onclose = (event) => link.finish(event.code ?? null, event.reason || '');
       ws.onerror = noop; // the close event follows with what there is to know
       ws.onmessage = (event) => {
@@ -1258,6 +1367,15 @@ export class AtdeskClient {
 }
 
 /** localStorage where there is one; reading it can throw (sandboxed frames, privacy modes). */
+/** The CSRF token our pages get from the gateway as a (readable) cookie. */
+function csrfCookie() {
+  const found = String(globalThis.document?.cookie ?? '')
+    .split(';')
+    .map((part) => part.trim())
+    .find((part) => part.startsWith('atdesk_csrf='));
+  return found ? decodeURIComponent(found.slice('atdesk_csrf='.length)) : '';
+}
+
 function defaultStorage() {
   try {
     return globalThis.localStorage ?? null;
