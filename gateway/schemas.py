@@ -68,6 +68,8 @@ class Me(Struct):
     display_name: str
     brands: list[BrandRole]
     push_previews: bool = False  # pushes carry message text only when this is true
+    # Addition: the handles of the brands this account follows (PROTOCOL 7), a to z.
+    following: list[str] = []
 
 
 class MeUpdate(Struct):
@@ -156,9 +158,19 @@ class ConversationPublic(Struct, omit_defaults=True):
     last_seq: int
     last_message_at: Timestamp
     unread: int
-    # Addition, in GET /v1/conversations/{id} only: while the case is open and nobody is
-    # assigned, its place in the brand's queue (1: next). Absent otherwise.
+    # Addition: while the case waits in the brand's queue (open, nobody assigned, and the
+    # brand routes cases automatically), its place in it (1: next). Absent otherwise.
     queue_position: int | None = None
+    # Addition: the latest resolved case and its rating (score null: not rated yet).
+    # Absent until a case of the conversation is resolved.
+    rating: CaseRating | None = None
+
+
+class CaseRating(Struct):
+    """Whether the conversation's latest resolved case is rated (PROTOCOL 6)."""
+
+    case: int
+    score: Annotated[int | None, Meta(description="1..5; null: not rated yet")]
 
 
 class ConversationList(Struct):

@@ -59,7 +59,7 @@ async def test_me_lists_brands_and_sign_out_kills_the_token_everywhere(
     me = (await api.call("GET", "/v1/me", owner)).json()
     assert me == {"id": owner.account_id, "email": owner.email, "display_name": "Owner",
                   "brands": [{"handle": handle, "role": "owner"}],
-                  "push_previews": False}  # fmt: skip
+                  "push_previews": False, "following": []}  # fmt: skip
 
     other_device = await api.sign_in(owner)
     socket = await Socket.open(gateway.ws_url, owner)

@@ -774,6 +774,20 @@ async def test_service_endpoints(gateway: GatewayProcess, api: Api, caller: str)
         # Nobody rated in the consumer's place: the case is still theirs to rate.
         own = await api.call("POST", path, world.consumer, json={"score": 5})
         assert own.status_code == 201, own.text
+    # The rating state is on the conversation for its participants only; the stranger's own
+    # thread (never resolved) has none.
+    score = 1 if rating == CREATED else 5
+    for name in ("consumer", "owner", "agent", "stranger", "rival"):
+        user = getattr(world, name)
+        seen = await api.call("GET", f"/v1/conversations/{world.conversation_id}", user)
+        if name in ("stranger", "rival"):
+            assert_error(seen, 404, "not_found")
+        else:
+            assert seen.json()["rating"] == {"case": 1, "score": score}, (name, seen.text)
+        listed = (await api.call("GET", "/v1/conversations", user)).json()["conversations"]
+        ratings = {c["id"]: c.get("rating") for c in listed}
+        assert ratings.get(world.stranger_conversation_id) is None
+        assert (world.conversation_id in ratings) == (name in ("consumer", "owner", "agent"))
 
     response = await api.call("GET", f"/v1/brands/{world.handle}/stats", headers=headers)
     if stats == OK:
@@ -861,3 +875,7 @@ async def test_notice_and_canned_endpoints(gateway: GatewayProcess, api: Api, ca
     assert len(notices) == (1 if caller == "owner" else 0)
     canned = (await api.call("GET", brand + "/canned", world.owner)).json()["canned"]
     assert [c["title"] for c in canned] == (["new"] if caller == "owner" else ["k"])
+    # Whom an account follows is in its own GET /v1/me, and in nobody else's.
+    for name in ("consumer", "stranger", "owner", "agent", "rival"):
+        me = await api.call("GET", "/v1/me", getattr(world, name))
+        assert me.json()["following"] == ([world.handle] if name == caller else []), name

@@ -97,7 +97,8 @@ async def test_closed_desk_sends_one_system_message(
     weekly = {DAYS[opens.weekday()]: [["09:00", "17:00"]]}
     patched = await api.call(
         "PATCH", f"/v1/brands/{handle}", owner,
-        json={"hours": {"time_zone": "Europe/Paris", "weekly": weekly}},
+        # Routed automatically: with nobody online, the case waits in the queue.
+        json={"hours": {"time_zone": "Europe/Paris", "weekly": weekly}, "auto_assign": True},
     )  # fmt: skip
     assert patched.status_code == 200, patched.text
 
@@ -259,18 +260,21 @@ async def test_rating_prompt_survives_reload_and_already_rated_is_friendly(
     await page.reload()
     await expect(page.locator("#chat-status")).to_have_text("resolved")
     await expect(rating).to_be_visible()
-    # Rated from another device meanwhile: the app says so kindly, not as an error.
+    # The prompt is the gateway's word (the conversation's `rating`), not this device's
+    # memory: a fresh browser profile (another device) is asked too.
+    tablet, tablet_watch = await open_app(browser, gateway.http_url)
+    await sign_in(tablet, lea)
+    await tablet.goto(f"{gateway.http_url}/app#/c/{conversation_id}")
+    await expect(tablet.locator("#rating")).to_be_visible(timeout=LIVE_MS)
+    # Rated from another device meanwhile: the prompt goes away here, live.
     other = await api.call(
         "POST", f"/v1/conversations/{conversation_id}/rating", lea, json={"score": 2}
     )
     assert other.status_code == 201, other.text
-    await rating.locator('.rating-score[data-score="5"]').click()
-    await page.locator("#rating-submit").click()
-    await expect(page.locator("#rating-thanks")).to_have_text(
-        "You have already rated this case. Thank you!"
-    )
-    await expect(rating).to_be_hidden()
+    await expect(rating).to_be_hidden(timeout=LIVE_MS)
+    await expect(tablet.locator("#rating")).to_be_hidden(timeout=LIVE_MS)
     await expect(page.locator("#rating-error")).to_be_hidden()
+    assert_clean(tablet_watch)
     await page.reload()
     await expect(page.locator("#chat-status")).to_have_text("resolved")
     await expect(page.locator('#messages .message[data-seq="1"]')).to_be_visible()
@@ -285,6 +289,8 @@ async def test_queue_position_while_nobody_is_online(
     agent = await api.sign_up("sam")
     handle = await api.create_brand(owner, "queue")
     await api.add_member(owner, handle, agent)
+    routed = await api.call("PATCH", f"/v1/brands/{handle}", owner, json={"auto_assign": True})
+    assert routed.status_code == 200, routed.text
     # No member of the brand is online: cases wait in its queue, oldest first.
     ahead = await Socket.open(gateway.ws_url, await api.sign_up("first"))
     try:
@@ -307,9 +313,9 @@ async def test_queue_position_while_nobody_is_online(
         )  # fmt: skip
         assert assigned.status_code == 200, assigned.text
 
-    # The case ahead is taken: Lea moves up (the app asks again every 10 s)...
+    # The case ahead is taken: Lea moves up, live...
     await assign(first)
-    await expect(queue).to_have_text("You are #1 in line · you are next", timeout=15_000)
+    await expect(queue).to_have_text("You are #1 in line · you are next", timeout=LIVE_MS)
     # ...and hers is taken: the line is gone, live.
     await assign(conversation_id)
     await expect(queue).to_be_hidden(timeout=LIVE_MS)

@@ -1,10 +1,7 @@
 // The inbox: the brand's conversations, filtered by status and assignee, newest first.
 
 import { $, h, show, when } from './dom.js';
-import { client, state } from './state.js';
-
-const QUEUE_SHOWN = 60;
-let queueTimer = null;
+import { state } from './state.js';
 
 export function visibleConversations() {
   const { status, assignee } = state.filter;
@@ -57,7 +54,7 @@ export function inboxItem(conversation) {
     h('span', { class: 'inbox-line' },
       h('span', { class: `inbox-status status-${conversation.status}` }, conversation.status),
       h('span', { class: 'inbox-assignee muted' }, assignee),
-      queueBadge(conversation.id),
+      queueBadge(conversation),
       unread,
     )));
 }
@@ -73,30 +70,9 @@ export function setFilter(kind, value) {
   renderInbox();
 }
 
-function queueBadge(id) {
-  const position = state.queue.get(id);
+/** The case's place in the brand's queue: the gateway keeps it on every conversation it
+ * sends (list and events), and sends the cases behind one that leaves the queue. */
+function queueBadge(conversation) {
+  const position = conversation.queue_position;
   return position ? h('span', { class: 'inbox-queue', title: 'Place in the queue: nobody is assigned yet' }, `queue #${position}`) : '';
-}
-
-/** Re-read the queue soon: one case leaving it moves every case behind it. */
-export function refreshQueueSoon() {
-  clearTimeout(queueTimer);
-  queueTimer = setTimeout(() => refreshQueue().catch(() => {}), 200);
-}
-
-// The gateway gives `queue_position` on GET /v1/conversations/{id} only (not in the list),
-// so each open unassigned case is read once per change.
-async function refreshQueue() {
-  const queued = [...state.conversations.values()]
-    .filter((c) => c.status === 'open' && !c.assignee)
-    .slice(0, QUEUE_SHOWN);
-  const positions = await Promise.all(queued.map((c) => client.conversation(c.id).then(
-    (fresh) => fresh.queue_position ?? null,
-    () => null,
-  )));
-  state.queue.clear();
-  queued.forEach((c, i) => {
-    if (positions[i]) state.queue.set(c.id, positions[i]);
-  });
-  renderInbox();
 }

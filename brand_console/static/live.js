@@ -2,7 +2,7 @@
 
 import { AuthError } from '/sdk/atdesk.js';
 import { $, show, showAppError } from './dom.js';
-import { refreshQueueSoon, renderInbox } from './inbox.js';
+import { renderInbox } from './inbox.js';
 import { addNotice } from './notices.js';
 import { ENDED_KEY, client, consumerRead, marksFor, merge, state } from './state.js';
 import { addMessage, hideTyping, markThreadRead, renderMessages, renderSeen, renderThreadHead, TYPING_SHOWN_MS } from './thread.js';
@@ -40,7 +40,6 @@ export async function refreshConversations() {
     for (const conversation of listed) merge(conversation);
     renderInbox();
     loadPreviews(listed);
-    refreshQueueSoon();
   } catch (error) {
     if (!(error instanceof AuthError)) showAppError(error);
   }
@@ -69,9 +68,6 @@ export function onConversation(conversation) {
   } else if (before && before.status === 'open' && merged.status === 'resolved') {
     marksFor(merged.id).set(merged.last_seq + 0.5, `Case ${merged.case} resolved`);
   }
-  if (!before || before.status !== merged.status || before.case !== merged.case || before.assignee?.id !== merged.assignee?.id) {
-    refreshQueueSoon();
-  }
   renderInbox();
   if (state.thread?.id === merged.id) renderThreadHead();
   if (state.thread?.id === merged.id) renderMessages();
@@ -84,7 +80,6 @@ export async function onMessage(message) {
   if (!conversation) {
     try {
       conversation = merge(await client.conversation(id));
-      refreshQueueSoon();
     } catch {
       return;
     }

@@ -14,7 +14,6 @@ export const state = {
   handle: null, // the brand picked
   conversations: new Map(), // id -> conversation (every brand of mine)
   previews: new Map(), // id -> last message known {text, role}
-  queue: new Map(), // id -> place in the brand's queue (1: next), for open unassigned cases
   filter: { status: 'open', assignee: 'all' },
   route: { name: 'inbox', id: null },
   members: new Map(), // handle -> [member]

@@ -10,9 +10,6 @@ const CLIENT_NAME = 'atdesk-app/0.1';
 const SEARCH_DELAY_MS = 180;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_SHOW_MS = 4000;
-// While a case waits in the brand's queue, ask for its place this often (the gateway tells
-// the place only in GET /v1/conversations/{id}, and sends no event when others move).
-const QUEUE_POLL_MS = 10000;
 
 // --- tiny DOM helpers -----------------------------------------------------------------------
 
@@ -101,8 +98,9 @@ function handleLine(brand) {
 
 /** @type {AtdeskClient|null} */
 let client = null;
-/** @type {{id: string, email: string, display_name: string}|null} */
+/** @type {{id: string, email: string, display_name: string, following?: string[]}|null} */
 let me = null;
+let followed = new Set(); // handles of the brands I follow (GET /v1/me, any device)
 let signingOut = false;
 const stopListening = [];
 
@@ -113,7 +111,7 @@ const previews = new Map(); // id -> latest message
 const failedSends = new Map(); // client_id -> {entry, reason}
 const readBy = new Map(); // conversation id -> highest seq read by the brand side
 const typingTimers = new Map(); // conversation id -> timeout
-const askedRatings = new Map(); // conversation id -> case, from rating_request events
+const ratedHere = new Set(); // `${conversation id}:${case}` rated from this page
 const brands = new Map(); // handle -> brand (cache)
 let lastTypingSent = 0;
 let route = { name: 'loading', arg: '' };
@@ -285,6 +283,7 @@ async function busy(button, action) {
 /** Signed in (the cookie is set): make the client, connect, show the route. */
 async function start() {
   me = await accountClient().me();
+  followed = new Set(me.following ?? []);
   client = new AtdeskClient(location.origin, {
     session: 'cookie',
     clientName: CLIENT_NAME,
@@ -299,7 +298,7 @@ async function start() {
   on('typing', onTyping);
   on('notice', onNotice);
   on('rating_request', onRatingRequest);
-  on('connected', () => { setConnection('online'); refreshConversations().then(pollQueue); });
+  on('connected', () => { setConnection('online'); refreshConversations(); });
   on('disconnected', () => setConnection('offline'));
   on('send_failed', () => scheduleRender());
   on('failed', onFailed);
@@ -316,8 +315,10 @@ async function stop() {
   await client?.close();
   client = null;
   me = null;
-  for (const map of [conversations, messagesOf, previews, failedSends, readBy, askedRatings]) map.clear();
+  for (const map of [conversations, messagesOf, previews, failedSends, readBy]) map.clear();
   loadedHistory.clear();
+  ratedHere.clear();
+  followed = new Set();
   for (const timer of typingTimers.values()) clearTimeout(timer);
   typingTimers.clear();
   $('threads').replaceChildren();
@@ -348,11 +349,8 @@ async function refreshConversations() {
   if (!client) return;
   try {
     const listed = await client.allConversations();
-    for (const conversation of listed) {
-      // The list does not carry the queue position: keep the one known until asked again.
-      const position = conversation.queue_position ?? conversations.get(conversation.id)?.queue_position ?? null;
-      conversations.set(conversation.id, { ...conversation, queue_position: position });
-    }
+    // Each carries its queue position and rating state, as the socket's events do.
+    for (const conversation of listed) conversations.set(conversation.id, conversation);
     showError($('threads-error'), null);
     loadPreviews(listed.slice(0, 30));
   } catch (error) {
@@ -422,40 +420,19 @@ function onMessage(message) {
 /** @param {any} conversation */
 function onConversation(conversation) {
   const known = conversations.get(conversation.id);
-  conversations.set(conversation.id, { ...known, ...conversation, unread: conversation.unread ?? known?.unread ?? 0 });
-  if (conversation.status === 'open') askedRatings.delete(conversation.id);
-  // An event without the queue position (assigned, reopened...): ask for it.
-  if (!('queue_position' in conversation) && viewing(conversation.id)) refreshQueue(conversation.id);
+  conversations.set(conversation.id, {
+    ...known,
+    ...conversation,
+    unread: conversation.unread ?? known?.unread ?? 0,
+    // Absent from an event: not in the queue (any more), nothing resolved yet.
+    queue_position: conversation.queue_position ?? null,
+    rating: conversation.rating ?? null,
+  });
   scheduleRender();
 }
 
 /** Is this case waiting for an agent? @param {any} conversation */
 const queued = (conversation) => conversation?.status === 'open' && !conversation.assignee;
-
-/** The case's place in the brand's queue, from GET /v1/conversations/{id}. @param {string} conversationId */
-async function refreshQueue(conversationId) {
-  const known = conversations.get(conversationId);
-  if (!client || !known) return;
-  if (!queued(known)) {
-    known.queue_position = null;
-    scheduleRender();
-    return;
-  }
-  try {
-    const fresh = await client.conversation(conversationId);
-    const now = conversations.get(conversationId);
-    // Only the position is taken: the socket's events are fresher for everything else.
-    if (now) now.queue_position = typeof fresh.queue_position === 'number' ? fresh.queue_position : null;
-  } catch {
-    return; // offline: the position shown stays until the next try
-  }
-  scheduleRender();
-}
-
-function pollQueue() {
-  if (route.name !== 'chat' || !viewing(route.arg) || client?.state !== 'connected') return;
-  if (queued(conversations.get(route.arg))) refreshQueue(route.arg);
-}
 
 /** @param {{conversation_id: string, account_id: string, seq: number}} read */
 function onRead(read) {
@@ -505,10 +482,12 @@ function onNotice(notice) {
 
 /** @param {{conversation_id: string, case: number}} request */
 function onRatingRequest(request) {
-  askedRatings.set(request.conversation_id, request.case);
-  remember('rating-asked', `${request.conversation_id}:${request.case}`);
+  // The conversation event that comes with it says the same; this one may arrive first.
   const conversation = conversations.get(request.conversation_id);
-  if (conversation) conversation.status = 'resolved';
+  if (conversation && conversation.case === request.case && (conversation.rating?.case ?? 0) < request.case) {
+    conversation.status = 'resolved';
+    conversation.rating = { case: request.case, score: null };
+  }
   scheduleRender();
 }
 
@@ -860,7 +839,6 @@ async function openChat(conversationId) {
   renderChat();
   keepAtBottom();
   focusCompose();
-  refreshQueue(conversationId);
   loadBrand(conversation.brand.handle).then(() => scheduleRender());
   if (!loadedHistory.has(conversationId)) {
     try {
@@ -989,20 +967,21 @@ let ratingFor = '';
 
 /** @param {any} conversation */
 function ratingKey(conversation) {
-  return `${conversation.id}:${askedRatings.get(conversation.id) ?? conversation.case ?? 1}`;
+  return `${conversation.id}:${conversation.rating?.case ?? conversation.case ?? 1}`;
 }
 
-/** Should this chat ask for a rating now? @param {any} conversation */
+/**
+ * Should this chat ask for a rating now? While the case just resolved is not rated: the
+ * gateway's `rating` ({case, score}, score null until rated) says so on every device.
+ * "Later" is this device's own choice.
+ * @param {any} conversation
+ */
 function wantsRating(conversation) {
   if (!conversation || conversation.status !== 'resolved') return false;
+  const rating = conversation.rating;
+  if (!rating || rating.case !== conversation.case || rating.score !== null) return false;
   const key = ratingKey(conversation);
-  if (loadSet('rated').has(key) || loadSet('rating-later').has(key)) return false;
-  if (askedRatings.has(conversation.id)) return true;
-  // Asked before a reload: the request was for the case the conversation is still at.
-  if (loadSet('rating-asked').has(key)) return true;
-  // A gateway that says whether the latest case is rated: ask when it is not.
-  if (conversation.rated === false) return true;
-  return 'rating' in conversation && conversation.rating === null;
+  return !ratedHere.has(key) && !loadSet('rating-later').has(key);
 }
 
 /** @param {any} conversation @param {any} brand */
@@ -1046,7 +1025,7 @@ async function onRate(event) {
   await busy($('rating-submit'), async () => {
     try {
       await client.rate(conversation.id, ratingScore, $('rating-comment').value.trim() || undefined);
-      remember('rated', key);
+      ratedHere.add(key);
       $('rating').hidden = true;
       $('rating-thanks').textContent = 'Thanks for your rating!';
       $('rating-thanks').hidden = false;
@@ -1054,8 +1033,7 @@ async function onRate(event) {
     } catch (error) {
       if (error instanceof ApiError && (error.code === 'already_rated' || error.code === 'not_resolved')) {
         // Not a failure to report: rated from another device, or the case reopened.
-        if (error.code === 'already_rated') remember('rated', key);
-        else askedRatings.delete(conversation.id);
+        if (error.code === 'already_rated') ratedHere.add(key);
         $('rating').hidden = true;
         $('rating-thanks').textContent = error.code === 'already_rated'
           ? 'You have already rated this case. Thank you!'
@@ -1101,6 +1079,7 @@ async function openBrand(handle) {
     $('service-figures').replaceChildren(el('p', { class: 'muted', text: 'Loading…' }));
   }
   loadNotices(handle);
+  refreshFollowing(handle);
   try {
     const brand = await accountClient().brand(handle);
     brands.set(brand.handle, brand);
@@ -1246,10 +1225,21 @@ function renderHours(hours) {
   $('hours-zone').textContent = hours.time_zone ? `Times in ${hours.time_zone}.` : '';
 }
 
-/** Whether I follow a brand: the gateway's word if it gives one, else what this device did. @param {any} brand */
+/** Whether I follow a brand: my GET /v1/me `following`, kept up to date here. @param {any} brand */
 function following(brand) {
-  if (typeof brand.following === 'boolean') return brand.following;
-  return loadSet('following').has(brand.handle);
+  return followed.has(brand.handle);
+}
+
+/** Read again whom I follow (it may have changed on another device). @param {string} handle */
+async function refreshFollowing(handle) {
+  try {
+    const fresh = await accountClient().me();
+    followed = new Set(fresh.following ?? []);
+  } catch {
+    return; // offline: what we knew stays
+  }
+  const brand = brands.get(handle);
+  if (brand && route.name === 'brand' && route.arg === handle) renderFollow(brand);
 }
 
 /** @param {any} brand */
@@ -1270,11 +1260,8 @@ async function onFollow() {
     try {
       if (want) await client.follow(handle);
       else await client.unfollow(handle);
-      brand.following = want;
-      const set = loadSet('following');
-      if (want) set.add(handle);
-      else set.delete(handle);
-      saveSet('following', set);
+      if (want) followed.add(handle);
+      else followed.delete(handle);
       showError($('follow-error'), null);
     } catch (error) {
       showError($('follow-error'), missingEndpoint(error)
@@ -1354,7 +1341,6 @@ function wire() {
     onRoute();
   });
   document.addEventListener('visibilitychange', () => scheduleRender());
-  setInterval(pollQueue, QUEUE_POLL_MS);
 }
 
 async function boot() {

@@ -29,6 +29,7 @@ from gateway.schemas import (
 from gateway.secrets import Passwords, new_token, token_hash
 from gateway.settings import Settings
 from gateway.stores import accounts as store
+from gateway.stores import notices as notice_store
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +134,14 @@ class AccountHandler:
         await self._db.write(revoke)
 
     async def me(self, viewer: Viewer) -> Me:
-        def load(session: Session) -> tuple[Account | None, list[tuple[str, Role]]]:
+        def load(session: Session) -> tuple[Account | None, list[tuple[str, Role]], list[str]]:
             return (
                 store.account_by_id(session, account_id=viewer.account_id),
                 store.brand_roles_of(session, account_id=viewer.account_id),
+                notice_store.followed_handles(session, account_id=viewer.account_id),
             )
 
-        account, brands = await self._db.read(load)
+        account, brands, following = await self._db.read(load)
         if account is None:
             raise ApiError(401, "unauthenticated", "this account no longer exists")
         return Me(
@@ -148,6 +150,7 @@ class AccountHandler:
             display_name=account.display_name,
             brands=[BrandRole(handle=handle, role=role.value) for handle, role in brands],
             push_previews=account.push_previews,
+            following=following,
         )
 
 

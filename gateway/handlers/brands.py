@@ -16,6 +16,7 @@ from gateway.bus import Bus
 from gateway.database import Database, Transaction
 from gateway.errors import ApiError
 from gateway.events import MembershipChanged
+from gateway.handlers import queue
 from gateway.ids import new_id, utc_now
 from gateway.models import Brand
 from gateway.schemas import (
@@ -155,7 +156,11 @@ class BrandHandler:
             changes["auto_assign"] = body.auto_assign
 
         def update(tx: Transaction) -> BrandPublic:
+            routed = queue.routes_automatically(tx, brand.id)
             row = store.update_brand(tx.session, brand_id=brand.id, changes=changes)
+            if row.auto_assign != routed:
+                # The waiting cases are queued now, or no longer: tell them.
+                queue.publish_queue_head(tx, self._bus, row.id)
             return brand_view(row, public_figures(tx.session, [row.id])[row.id])
 
         return await self._db.write(update)

@@ -8,7 +8,6 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
-import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -25,6 +24,7 @@ from gateway.events import (
     ReadMoved,
     TypingStarted,
 )
+from gateway.handlers import queue
 from gateway.handlers.brands import unknown_brand
 from gateway.ids import new_id, parse_time, utc_now
 from gateway.models import Conversation, Message
@@ -94,8 +94,19 @@ class ConversationHandler:
             sender_id=viewer.account_id, sender_role=role, sender_name=viewer.display_name,
             client_id=frame.client_id, text=frame.text.strip(), now=utc_now(),
         )  # fmt: skip
-        if created or appended.conversation_changed:
+        # With automatic routing, the member who answers a waiting case takes it.
+        taken = (
+            role is SenderRole.AGENT
+            and queue.waiting(conversation)
+            and queue.routes_automatically(tx, conversation.brand_id)
+            and store.set_assignee(
+                session, conversation=conversation, assignee_id=viewer.account_id
+            )
+        )
+        if created or appended.conversation_changed or taken:
             self._publish_conversation(tx, conversation)
+        if taken:
+            queue.publish_moved_behind(tx, self._bus, conversation)
         if role is SenderRole.CONSUMER and self.after_consumer_message is not None:
             hook = self.after_consumer_message
             opened = created or appended.conversation_changed
@@ -152,6 +163,10 @@ class ConversationHandler:
         )  # fmt: skip
         return conversation, True
 
+    def publish_conversation(self, tx: Transaction, conversation: Conversation) -> None:
+        """After the commit: the conversation's new state to its participants."""
+        self._publish_conversation(tx, conversation)
+
     def _publish_conversation(self, tx: Transaction, conversation: Conversation) -> None:
         tx.session.flush()
         view = store.view_one(
@@ -187,11 +202,10 @@ class ConversationHandler:
         def load(session: Session) -> ConversationPublic:
             conversation = _visible(session, viewer, conversation_id)
             view = store.view_one(
-                session, conversation_id=conversation_id, viewer_id=viewer.account_id
+                session, conversation_id=conversation.id, viewer_id=viewer.account_id
             )
             assert view is not None
-            position = service_store.queue_position(session, conversation=conversation)
-            return msgspec.structs.replace(view, queue_position=position)
+            return view
 
         return await self._db.read(load)
 
@@ -329,11 +343,14 @@ class ConversationHandler:
     ) -> ConversationPublic:
         def resolve(tx: Transaction) -> None:
             conversation = _for_member(tx.session, viewer, conversation_id)
+            was_waiting = queue.waiting(conversation)
             if store.resolve(
                 tx.session, conversation=conversation, agent_estimate=body.agent_estimate,
                 resolver_id=viewer.account_id, now=utc_now(),
             ):  # fmt: skip
                 self._publish_conversation(tx, conversation)
+                if was_waiting:
+                    queue.publish_moved_behind(tx, self._bus, conversation)
                 self._request_rating(tx, conversation)
                 if self.after_case_resolved is not None:
                     hook = self.after_case_resolved
@@ -360,9 +377,12 @@ class ConversationHandler:
             tx.after_commit(lambda: push(job))
 
     async def route(
-        self, conversation_id: str, case_number: int | None, assignee_id: str | None
-    ) -> bool:
-        """Assign a case chosen by routing, if it is still open (and still that case)."""
+        self, conversation_id: str, case_number: int | None, assignee_id: str | None,
+        *, chosen_from: str | None,
+    ) -> bool:  # fmt: skip
+        """Assign a case chosen by routing, if it is still open (and still that case) and
+        still assigned to ``chosen_from``, as when the choice was made: an assignment by
+        hand (or by answering) in the meantime stands."""
 
         def route(tx: Transaction) -> bool:
             conversation = store.conversation_by_id(
@@ -372,11 +392,16 @@ class ConversationHandler:
                 return False
             if case_number is not None and conversation.case_number != case_number:
                 return False
+            if conversation.assignee_id != chosen_from:
+                return False
+            was_waiting = queue.waiting(conversation)
             if not store.set_assignee(
                 tx.session, conversation=conversation, assignee_id=assignee_id
             ):
                 return False
             self._publish_conversation(tx, conversation)
+            if was_waiting != queue.waiting(conversation):
+                queue.publish_moved_behind(tx, self._bus, conversation)
             return True
 
         return await self._db.write(route)
@@ -427,10 +452,13 @@ class ConversationHandler:
                     raise ApiError(
                         422, "unknown_member", "a conversation is assigned to a brand member"
                     )
+            was_waiting = queue.waiting(conversation)
             if store.set_assignee(
                 tx.session, conversation=conversation, assignee_id=body.account_id
             ):
                 self._publish_conversation(tx, conversation)
+                if was_waiting != queue.waiting(conversation):
+                    queue.publish_moved_behind(tx, self._bus, conversation)
 
         await self._db.write(assign)
         return await self.get(viewer, conversation_id)

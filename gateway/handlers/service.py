@@ -74,6 +74,8 @@ class ServiceHandler:
             now = utc_now()
             if not store.rate(tx.session, case=case, score=body.score, comment=comment, now=now):
                 raise ApiError(409, "already_rated", f"case {case.number} is rated already")
+            # The conversation's ``rating`` changed: the consumer's other devices stop asking.
+            self._conversations.publish_conversation(tx, conversation)
             return RatingPublic(
                 conversation_id=conversation_id, case=case.number, score=body.score,
                 comment=comment, created_at=format_time(now),
@@ -177,7 +179,9 @@ class ServiceHandler:
         choice = routing.choose(
             facts.candidates - offline, facts.open_cases, current=facts.assignee_id
         )
-        return await self._conversations.route(conversation_id, case_number, choice)
+        return await self._conversations.route(
+            conversation_id, case_number, choice, chosen_from=facts.assignee_id
+        )
 
     async def _empty_queues(self, brand_ids: list[str], limit: int) -> None:
         """Route up to ``limit`` queued cases of each brand, the longest waiting first."""

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import case as when_then
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -17,7 +18,15 @@ from sqlmodel import Session, col, select
 from gateway import conversation_rules as rules
 from gateway.ids import as_utc, format_time
 from gateway.models import Account, Brand, Case, Conversation, Message, ReadCursor
-from gateway.schemas import AccountRef, BrandRef, ConversationPublic, MessagePublic, Sender
+from gateway.schemas import (
+    AccountRef,
+    BrandRef,
+    CaseRating,
+    ConversationPublic,
+    MessagePublic,
+    Sender,
+)
+from gateway.stores import service as service_store
 
 
 def conversation_by_id(
@@ -221,20 +230,36 @@ def set_assignee(session: Session, *, conversation: Conversation, assignee_id: s
 
 _Assignee = aliased(Account)
 _Consumer = aliased(Account)
+_Rated = aliased(Case)  # the conversation's latest resolved case, if any
 
 
-def _view_query(viewer_id: str) -> Any:
+def _view_query(viewer_id: str | None) -> Any:
+    """Conversations with what their wire view needs. ``viewer_id`` is whose read cursor
+    gives ``unread``; None: each conversation's consumer's."""
+    reader: Any = col(Conversation.consumer_id) if viewer_id is None else viewer_id
+    # Cases close in order: every case before the current one is resolved.
+    latest_resolved = when_then(
+        (col(Conversation.status) == rules.Status.RESOLVED.value, col(Conversation.case_number)),
+        else_=col(Conversation.case_number) - 1,
+    )
     return (
         select(Conversation, Brand, _Consumer, _Assignee)
-        .add_columns(col(ReadCursor.seq))
+        .add_columns(_Rated, col(ReadCursor.seq))
         .join(Brand, col(Brand.id) == col(Conversation.brand_id))
         .join(_Consumer, col(_Consumer.id) == col(Conversation.consumer_id))
         .outerjoin(_Assignee, col(_Assignee.id) == col(Conversation.assignee_id))
         .outerjoin(
+            _Rated,
+            and_(
+                col(_Rated.conversation_id) == col(Conversation.id),
+                col(_Rated.number) == latest_resolved,
+            ),
+        )
+        .outerjoin(
             ReadCursor,
             and_(
                 col(ReadCursor.conversation_id) == col(Conversation.id),
-                col(ReadCursor.account_id) == viewer_id,
+                col(ReadCursor.account_id) == reader,
             ),
         )
     )
@@ -242,7 +267,7 @@ def _view_query(viewer_id: str) -> Any:
 
 def conversation_view(
     conversation: Conversation, brand: Brand, consumer: Account, assignee: Account | None,
-    read_seq: int | None,
+    rated: Case | None, read_seq: int | None, queue_position: int | None = None,
 ) -> ConversationPublic:  # fmt: skip
     return ConversationPublic(
         id=conversation.id,
@@ -256,16 +281,71 @@ def conversation_view(
         last_seq=conversation.last_seq,
         last_message_at=format_time(conversation.last_message_at),
         unread=max(0, conversation.last_seq - (read_seq or 0)),
+        queue_position=queue_position,
+        rating=None if rated is None else CaseRating(case=rated.number, score=rated.score),
     )
+
+
+def _views(session: Session, rows: Sequence[Any]) -> list[ConversationPublic]:
+    """Rows of ``_view_query`` as wire views, with the queue positions of those that may be
+    queued looked up in one query for all their brands."""
+    waiting = [
+        row[0] for row in rows
+        if row[0].status == rules.Status.OPEN.value and row[0].assignee_id is None
+        and row[1].auto_assign
+    ]  # fmt: skip
+    positions = service_store.queue_positions(
+        session,
+        brand_ids={conversation.brand_id for conversation in waiting},
+        conversation_ids=[conversation.id for conversation in waiting],
+    )
+    return [
+        conversation_view(
+            conversation,
+            brand,
+            consumer,
+            assignee,
+            rated,
+            read_seq,
+            queue_position=positions.get(conversation.id),
+        )  # fmt: skip
+        for conversation, brand, consumer, assignee, rated, read_seq in rows
+    ]
 
 
 def view_one(
     session: Session, *, conversation_id: str, viewer_id: str
 ) -> ConversationPublic | None:
-    row = (
-        session.exec(_view_query(viewer_id).where(col(Conversation.id) == conversation_id))
-    ).first()
-    return None if row is None else conversation_view(*row)
+    views = view_many(session, conversation_ids=[conversation_id], viewer_id=viewer_id)
+    return views[0] if views else None
+
+
+def view_many(
+    session: Session, *, conversation_ids: Sequence[str], viewer_id: str | None
+) -> list[ConversationPublic]:
+    """The conversations' views (``viewer_id`` None: as their consumers see them), in no
+    particular order."""
+    if not conversation_ids:
+        return []
+    query = _view_query(viewer_id).where(col(Conversation.id).in_(sorted(set(conversation_ids))))
+    return _views(session, session.exec(query).all())
+
+
+def read_cursors_of(
+    session: Session, *, conversation_ids: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Conversation id -> account id -> read seq, for several conversations at once."""
+    found: dict[str, dict[str, int]] = {conversation_id: {} for conversation_id in conversation_ids}
+    if not conversation_ids:
+        return found
+    rows = session.exec(
+        select(ReadCursor.conversation_id, ReadCursor.account_id, ReadCursor.seq).where(
+            col(ReadCursor.conversation_id).in_(sorted(set(conversation_ids)))
+        )
+    )
+    for conversation_id, account_id, seq in rows:
+        found.setdefault(conversation_id, {})[account_id] = seq
+    return found
 
 
 def view_list(
@@ -291,8 +371,7 @@ def view_list(
             )
         )
     query = query.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
-    rows = session.exec(query.limit(limit))
-    return [conversation_view(*row) for row in rows]
+    return _views(session, session.exec(query.limit(limit)).all())
 
 
 def message_view(message: Message) -> MessagePublic:

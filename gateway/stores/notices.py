@@ -25,6 +25,17 @@ def unfollow(session: Session, *, brand_id: str, account_id: str) -> None:
     )
 
 
+def followed_handles(session: Session, *, account_id: str) -> list[str]:
+    """The handles of the brands the account follows, a to z."""
+    rows = session.exec(
+        select(Brand.handle)
+        .join(Follow, col(Follow.brand_id) == col(Brand.id))
+        .where(col(Follow.account_id) == account_id)
+        .order_by(col(Brand.handle))
+    )
+    return list(rows)
+
+
 def insert_notice(
     session: Session, *, notice_id: str, brand_id: str, author_id: str, title: str, text: str,
     owner: str, now: datetime,

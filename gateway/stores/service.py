@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from gateway.ids import as_utc
-from gateway.models import Account, Case, Conversation, Membership
+from gateway.models import Account, Brand, Case, Conversation, Membership
 from gateway.service_rules import CaseFacts
 
 SYSTEM_ACCOUNT_ID = "a_system"  # made by migration 0004; signs system messages
@@ -133,8 +133,35 @@ def member_roles(session: Session, *, brand_id: str) -> dict[str, str]:
     return dict(rows.all())
 
 
-def _queued(brand_id: str) -> Any:
-    """The brand's open, unassigned conversations with the opening of their current case."""
+def oldest_queued(session: Session, *, brand_id: str) -> str | None:
+    """The conversation that has waited longest in the brand's queue."""
+    row = session.exec(
+        _queued_in([brand_id]).order_by(col(Case.opened_at), col(Conversation.id)).limit(1)
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def _ranked(brand_ids: Collection[str], *, routed_only: bool) -> Any:
+    """The brands' open, unassigned conversations numbered in queue order (1: next), per
+    brand: the oldest case first. ``routed_only``: only brands that route automatically
+    (without routing there is no queue)."""
+    query = _queued_in(brand_ids).add_columns(
+        col(Conversation.brand_id),
+        func.row_number()
+        .over(
+            partition_by=col(Conversation.brand_id),
+            order_by=(col(Case.opened_at), col(Conversation.id)),
+        )
+        .label("position"),
+    )
+    if routed_only:
+        query = query.join(Brand, col(Brand.id) == col(Conversation.brand_id)).where(
+            col(Brand.auto_assign).is_(True)
+        )
+    return query.subquery()
+
+
+def _queued_in(brand_ids: Collection[str]) -> Any:
     return (
         select(Conversation.id, Case.opened_at)
         .join(
@@ -145,36 +172,54 @@ def _queued(brand_id: str) -> Any:
             ),
         )
         .where(
-            col(Conversation.brand_id) == brand_id,
+            col(Conversation.brand_id).in_(sorted(brand_ids)),
             col(Conversation.status) == "open",
             col(Conversation.assignee_id).is_(None),
         )
     )
 
 
-def oldest_queued(session: Session, *, brand_id: str) -> str | None:
-    """The conversation that has waited longest in the brand's queue."""
-    row = session.exec(
-        _queued(brand_id).order_by(col(Case.opened_at), col(Conversation.id)).limit(1)
-    ).first()
-    return None if row is None else str(row[0])
+def queue_positions(
+    session: Session, *, brand_ids: Collection[str], conversation_ids: Collection[str]
+) -> dict[str, int]:
+    """Conversation id -> its place in its brand's queue (1: next), for those of
+    ``conversation_ids`` that are queued: one query, whatever the number of brands.
 
-
-def queue_position(session: Session, *, conversation: Conversation) -> int | None:
-    """1 + how many of the brand's queued cases opened before this one; None if not queued."""
-    if conversation.status != "open" or conversation.assignee_id is not None:
-        return None
-    mine = session.get(Case, (conversation.id, conversation.case_number))
-    if mine is None:
-        return None
-    ahead = _queued(conversation.brand_id).where(
-        or_(
-            col(Case.opened_at) < mine.opened_at,
-            and_(col(Case.opened_at) == mine.opened_at, col(Conversation.id) < conversation.id),
-        )
+    A case is queued while it is open, nobody is assigned and its brand routes cases
+    automatically (``auto_assign``); the longest waiting case is first.
+    """
+    if not brand_ids or not conversation_ids:
+        return {}
+    ranked = _ranked(brand_ids, routed_only=True)
+    rows = session.exec(
+        select(ranked.c.id, ranked.c.position).where(ranked.c.id.in_(sorted(conversation_ids)))
     )
-    count = session.exec(select(func.count()).select_from(ahead.subquery())).one()
-    return int(count) + 1
+    return {str(conversation_id): int(position) for conversation_id, position in rows}
+
+
+def queued_behind(
+    session: Session, *, brand_id: str, after: tuple[datetime, str] | None, within: int
+) -> list[str]:
+    """The brand's open, unassigned conversations that wait behind the case keyed ``after``
+    (its opening, its conversation id; None: from the front), among the first ``within`` of
+    the queue, in queue order."""
+    ranked = _ranked([brand_id], routed_only=False)
+    query = select(ranked.c.id).where(ranked.c.position <= within)
+    if after is not None:
+        opened_at, conversation_id = after
+        query = query.where(
+            or_(
+                ranked.c.opened_at > opened_at,
+                and_(ranked.c.opened_at == opened_at, ranked.c.id > conversation_id),
+            )
+        )
+    return [str(row) for row in session.exec(query.order_by(ranked.c.position))]
+
+
+def queue_key(session: Session, *, conversation: Conversation) -> tuple[datetime, str] | None:
+    """Where the conversation's current case stands in queue order: (opened, id)."""
+    case = session.get(Case, (conversation.id, conversation.case_number))
+    return None if case is None else (case.opened_at, conversation.id)
 
 
 @dataclass(frozen=True)
