@@ -6,16 +6,32 @@ from pathlib import Path
 import pytest
 
 from tests.clients import Api
+from tests.fake_fcm import FakeFcm
 from tests.gateway_process import GatewayProcess
+
+
+def run_gateway(workdir: Path, env: dict[str, str] | None = None) -> Iterator[GatewayProcess]:
+    """A started gateway for a fixture to yield from; destroyed when the fixture ends.
+    A test module with a gateway of its own (its own settings) overrides ``gateway``
+    with one of these, and ``api`` follows it."""
+    server = GatewayProcess(workdir, env)
+    server.start()
+    yield server
+    server.destroy()
 
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """One gateway shared by the tests that need no restart; tests isolate by unique names."""
-    server = GatewayProcess(tmp_path_factory.mktemp("gateway"))
-    server.start()
+    yield from run_gateway(tmp_path_factory.mktemp("gateway"))
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeFcm]:
+    """A local stand-in for the FCM HTTP endpoint: the one fake of the suite."""
+    server = FakeFcm()
     yield server
-    server.destroy()
+    server.close()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.browser import PageWatch, chromium
 from tests.clients import Api, Socket, User
+from tests.conftest import run_gateway
 from tests.gateway_process import GatewayProcess
 from tests.test_console import item, open_console
 from tests.test_service_quality import Clock
@@ -37,19 +38,8 @@ def clock(tmp_path_factory: pytest.TempPathFactory) -> Clock:
 
 
 @pytest.fixture(scope="module")
-def server(clock: Clock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    env = {"ATDESK_TESTING": "1", "ATDESK_TEST_CLOCK_FILE": str(clock.path)}
-    gateway = GatewayProcess(tmp_path_factory.mktemp("console-service"), env)
-    gateway.start()
-    yield gateway
-    gateway.destroy()
-
-
-@pytest.fixture
-async def api(server: GatewayProcess) -> AsyncIterator[Api]:
-    client = Api(server.http_url)
-    yield client
-    await client.close()
+def gateway(clock: Clock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    yield from run_gateway(tmp_path_factory.mktemp("console-service"), clock.env())
 
 
 @pytest.fixture
@@ -71,8 +61,8 @@ async def sockets() -> AsyncIterator[list[Socket]]:
         await socket.close()
 
 
-async def open_socket(server: GatewayProcess, sockets: list[Socket], user: User) -> Socket:
-    sockets.append(await Socket.open(server.ws_url, user))
+async def open_socket(gateway: GatewayProcess, sockets: list[Socket], user: User) -> Socket:
+    sockets.append(await Socket.open(gateway.ws_url, user))
     return sockets[-1]
 
 
@@ -89,7 +79,7 @@ def skip_unless_served(response: Any, endpoint: str) -> None:
 
 
 async def test_the_dashboard_shows_the_figures_of_a_known_history(
-    server: GatewayProcess, api: Api, clock: Clock, browser: Browser, watch: PageWatch,
+    gateway: GatewayProcess, api: Api, clock: Clock, browser: Browser, watch: PageWatch,
     sockets: list[Socket],
 ) -> None:  # fmt: skip
     clock.set(max(clock.now, DAY_ONE))
@@ -97,8 +87,8 @@ async def test_the_dashboard_shows_the_figures_of_a_known_history(
     handle = await api.create_brand(owner)
     agent = await api.sign_up("priya")
     await api.add_member(owner, handle, agent)
-    answerers = {owner.account_id: await open_socket(server, sockets, owner),
-                 agent.account_id: await open_socket(server, sockets, agent)}  # fmt: skip
+    answerers = {owner.account_id: await open_socket(gateway, sockets, owner),
+                 agent.account_id: await open_socket(gateway, sockets, agent)}  # fmt: skip
 
     # (day, who answers, first response in s, agent's estimate, customer's score, comment)
     history = [
@@ -111,7 +101,7 @@ async def test_the_dashboard_shows_the_figures_of_a_known_history(
     for k, (day, who, delay, estimate, score, comment) in enumerate(history):
         clock.set(DAY_ONE + timedelta(days=day, hours=k))
         consumer = await api.sign_up(f"customer{k}")
-        ack = await (await open_socket(server, sockets, consumer)).send_message(
+        ack = await (await open_socket(gateway, sockets, consumer)).send_message(
             f"help me with order {k}", to=f"@{handle}"
         )
         conversation_id = ack["conversation_id"]
@@ -132,7 +122,7 @@ async def test_the_dashboard_shows_the_figures_of_a_known_history(
     assert figures["median_first_response_s"] == 180
     assert (figures["rated_cases"], figures["resolved_cases"]) == (5, 5)
 
-    page = await open_console(browser, watch, server, owner)
+    page = await open_console(browser, watch, gateway, owner)
     await page.click("#nav-dashboard")
     dashboard = page.locator("#dashboard")
     await expect(dashboard).to_be_visible()
@@ -202,11 +192,11 @@ async def check_chart(page: Page, chart: str, days: list[dict[str, Any]], key: s
 
 
 async def test_a_new_brand_has_no_figures_yet(
-    server: GatewayProcess, api: Api, browser: Browser, watch: PageWatch
+    gateway: GatewayProcess, api: Api, browser: Browser, watch: PageWatch
 ) -> None:
     owner = await api.sign_up("owner")
     await api.create_brand(owner)
-    page = await open_console(browser, watch, server, owner)
+    page = await open_console(browser, watch, gateway, owner)
     await page.click("#nav-dashboard")
     for key in ("csat", "median_first_response_s"):
         await expect(page.locator(f'#headline dd[data-figure="{key}"]')).to_have_text(
@@ -219,7 +209,7 @@ async def test_a_new_brand_has_no_figures_yet(
 
 
 async def test_canned_replies_are_managed_and_inserted_with_a_slash(
-    server: GatewayProcess, api: Api, browser: Browser, watch: PageWatch,
+    gateway: GatewayProcess, api: Api, browser: Browser, watch: PageWatch,
     sockets: list[Socket],
 ) -> None:  # fmt: skip
     owner = await api.sign_up("owner")
@@ -228,10 +218,10 @@ async def test_canned_replies_are_managed_and_inserted_with_a_slash(
         await api.call("GET", f"/v1/brands/{handle}/canned", owner), "canned replies"
     )
     consumer = await api.sign_up("lea")
-    consumer_socket = await open_socket(server, sockets, consumer)
+    consumer_socket = await open_socket(gateway, sockets, consumer)
     ack = await consumer_socket.send_message("when are you open?", to=f"@{handle}")
 
-    page = await open_console(browser, watch, server, owner)
+    page = await open_console(browser, watch, gateway, owner)
     await page.click("#nav-canned")
     canned = {
         "hours": "We are open 9:00 to 17:00, Monday to Friday.",
@@ -299,17 +289,17 @@ async def test_canned_replies_are_managed_and_inserted_with_a_slash(
 
 
 async def test_a_notice_is_posted_listed_and_reaches_a_consumer_live(
-    server: GatewayProcess, api: Api, browser: Browser, watch: PageWatch,
+    gateway: GatewayProcess, api: Api, browser: Browser, watch: PageWatch,
     sockets: list[Socket],
 ) -> None:  # fmt: skip
     owner = await api.sign_up("owner")
     handle = await api.create_brand(owner)
     skip_unless_served(await api.call("GET", f"/v1/brands/{handle}/notices"), "notices")
     consumer = await api.sign_up("noor")
-    consumer_socket = await open_socket(server, sockets, consumer)
+    consumer_socket = await open_socket(gateway, sockets, consumer)
     await consumer_socket.send_message("is the network down?", to=f"@{handle}")
 
-    page = await open_console(browser, watch, server, owner)
+    page = await open_console(browser, watch, gateway, owner)
     await page.click("#nav-notices")
     await expect(page.locator("#notices-list")).to_contain_text("No notices yet")
     title, text = "Outage in the north", "Engineers are on it <b>now</b>; next update at 14:00."
@@ -337,7 +327,7 @@ async def test_a_notice_is_posted_listed_and_reaches_a_consumer_live(
 
 
 async def test_the_inbox_shows_the_queue_and_the_agent_routing_picked(
-    server: GatewayProcess, api: Api, clock: Clock, browser: Browser, watch: PageWatch,
+    gateway: GatewayProcess, api: Api, clock: Clock, browser: Browser, watch: PageWatch,
     sockets: list[Socket],
 ) -> None:  # fmt: skip
     owner = await api.sign_up("owner")
@@ -353,7 +343,7 @@ async def test_the_inbox_shows_the_queue_and_the_agent_routing_picked(
     for name in ("ada", "bo"):
         clock.advance(1)
         consumer = await api.sign_up(name)
-        ack = await (await open_socket(server, sockets, consumer)).send_message(
+        ack = await (await open_socket(gateway, sockets, consumer)).send_message(
             "anyone there?", to=f"@{handle}"
         )
         waiting.append(ack["conversation_id"])
@@ -361,7 +351,7 @@ async def test_the_inbox_shows_the_queue_and_the_agent_routing_picked(
         read = await ok(api, "GET", f"/v1/conversations/{conversation_id}", owner)
         assert (read["assignee"], read.get("queue_position")) == (None, place)
 
-    page = await open_console(browser, watch, server, owner)
+    page = await open_console(browser, watch, gateway, owner)
     first, second = (item(page, conversation_id) for conversation_id in waiting)
     await expect(first.locator(".inbox-queue")).to_have_text("queue #1")
     await expect(second.locator(".inbox-queue")).to_have_text("queue #2")
@@ -375,10 +365,10 @@ async def test_the_inbox_shows_the_queue_and_the_agent_routing_picked(
     await expect(first.locator(".inbox-assignee")).to_have_text(agent.display_name)
 
     # The agent comes online: a new case is routed to them, and the console says so.
-    await open_socket(server, sockets, agent)
+    await open_socket(gateway, sockets, agent)
     clock.advance(1)
     consumer = await api.sign_up("cy")
-    ack = await (await open_socket(server, sockets, consumer)).send_message(
+    ack = await (await open_socket(gateway, sockets, consumer)).send_message(
         "hello", to=f"@{handle}"
     )
     routed = item(page, ack["conversation_id"])

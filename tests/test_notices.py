@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from tests.clients import Api, Socket, User
+from tests.conftest import run_gateway
 from tests.fake_fcm import FakeFcm
 from tests.gateway_process import GatewayProcess
 from tests.test_authorization import frames_until_answered
@@ -21,26 +22,9 @@ from tests.test_push import metrics, push_env, settled
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeFcm]:
-    server = FakeFcm()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def server(fake: FakeFcm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+def gateway(fake: FakeFcm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     workdir = tmp_path_factory.mktemp("notices")
-    gateway = GatewayProcess(workdir, push_env(fake, workdir))
-    gateway.start()
-    yield gateway
-    gateway.destroy()
-
-
-@pytest.fixture
-async def api(server: GatewayProcess) -> AsyncIterator[Api]:
-    client = Api(server.http_url)
-    yield client
-    await client.close()
+    yield from run_gateway(workdir, push_env(fake, workdir))
 
 
 async def post_notice(api: Api, user: User, handle: str, title: str, text: str) -> Any:
@@ -49,7 +33,7 @@ async def post_notice(api: Api, user: User, handle: str, title: str, text: str) 
     )
 
 
-async def test_follow_post_list_and_who_hears_it(api: Api, server: GatewayProcess) -> None:
+async def test_follow_post_list_and_who_hears_it(api: Api, gateway: GatewayProcess) -> None:
     owner, admin, agent = [await api.sign_up(n) for n in ("owner", "admin", "agent")]
     fan, ex_fan, lea, done, stranger = [
         await api.sign_up(n) for n in ("fan", "exfan", "lea", "done", "stranger")
@@ -66,7 +50,7 @@ async def test_follow_post_list_and_who_hears_it(api: Api, server: GatewayProces
     missing = await api.call("POST", "/v1/brands/nosuchbrand9/follow", fan)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_brand"
 
-    sockets = {name: await Socket.open(server.ws_url, user) for name, user in (
+    sockets = {name: await Socket.open(gateway.ws_url, user) for name, user in (
         ("fan", fan), ("ex_fan", ex_fan), ("lea", lea), ("done", done), ("stranger", stranger),
         ("agent", agent))}  # fmt: skip
     open_thread = await sockets["lea"].send_message("is the network down?", to=f"@{handle}")
@@ -110,7 +94,9 @@ BULK = 100_000
 WITH_DEVICES = 200
 
 
-def bulk_insert(server: GatewayProcess, brand_id: str, with_phone: list[int] | None = None) -> None:
+def bulk_insert(
+    gateway: GatewayProcess, brand_id: str, with_phone: list[int] | None = None
+) -> None:
     """100,000 followers, some with a phone (the first 200 unless ``with_phone`` says which),
     written straight into the database.
     Their ids ("a_1bulk...") sort after the gateway's ("a_01..."): accounts made through
@@ -127,29 +113,29 @@ def bulk_insert(server: GatewayProcess, brand_id: str, with_phone: list[int] | N
          "(?, ?, 'android', ?, '2026-01-01 00:00:00')",
          [(f"d_{ids[n][0]}", ids[n][0], f"bulk-token-{ids[n][0]}") for n in phones]),
     ]  # fmt: skip
-    if server.postgres_database is None:
-        with sqlite3.connect(server.workdir / "atdesk.sqlite3") as db:
+    if gateway.postgres_database is None:
+        with sqlite3.connect(gateway.workdir / "atdesk.sqlite3") as db:
             for sql, rows in statements:
                 db.executemany(sql, rows)
         return
-    with psycopg.connect(server.env["ATDESK_DATABASE_URL"]) as connection:
+    with psycopg.connect(gateway.env["ATDESK_DATABASE_URL"]) as connection:
         with connection.cursor() as cursor:
             for sql, rows in statements:
                 cursor.executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
 
 
 async def test_a_notice_to_100000_followers_does_not_hold_up_conversations(
-    api: Api, server: GatewayProcess, fake: FakeFcm
+    api: Api, gateway: GatewayProcess, fake: FakeFcm
 ) -> None:
     owner, agent, lea, early_fan = [await api.sign_up(n) for n in ("owner", "agent", "lea", "e")]
     handle = await api.create_brand(owner, "bignews")
     await api.add_member(owner, handle, agent)
-    [(brand_id,)] = server.query(f"SELECT id FROM brands WHERE handle = '{handle}'")
-    bulk_insert(server, brand_id)
+    [(brand_id,)] = gateway.query(f"SELECT id FROM brands WHERE handle = '{handle}'")
+    bulk_insert(gateway, brand_id)
     assert (await api.call("POST", f"/v1/brands/{handle}/follow", early_fan)).status_code == 204
-    fan_socket = await Socket.open(server.ws_url, early_fan)
-    desk = await Socket.open(server.ws_url, agent)
-    phone = await Socket.open(server.ws_url, lea)
+    fan_socket = await Socket.open(gateway.ws_url, early_fan)
+    desk = await Socket.open(gateway.ws_url, agent)
+    phone = await Socket.open(gateway.ws_url, lea)
     conversation_id = (await phone.send_message("hello", to=f"@{handle}"))["conversation_id"]
     await settled(api)
     before = await metrics(api)

@@ -12,13 +12,14 @@ import asyncio
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.clients import Api, Socket, User
+from tests.conftest import run_gateway
 from tests.fake_fcm import (
     BAD_GATEWAY,
     INVALID_TOKEN,
@@ -44,27 +45,10 @@ def push_env(fake: FakeFcm, workdir: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeFcm]:
-    server = FakeFcm()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def server(fake: FakeFcm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+def gateway(fake: FakeFcm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     workdir = tmp_path_factory.mktemp("push")
     env = push_env(fake, workdir, ATDESK_PUSH_TIMEOUT_S=str(PUSH_TIMEOUT_S))
-    gateway = GatewayProcess(workdir, env)
-    gateway.start()
-    yield gateway
-    gateway.destroy()
-
-
-@pytest.fixture
-async def api(server: GatewayProcess) -> AsyncIterator[Api]:
-    client = Api(server.http_url)
-    yield client
-    await client.close()
+    yield from run_gateway(workdir, env)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -109,14 +93,14 @@ async def register(api: Api, user: User, token: str, platform: str = "android") 
     assert response.status_code == 201, response.text
 
 
-async def desk(api: Api, server: GatewayProcess) -> tuple[User, User, User, str, Socket, str]:
+async def desk(api: Api, gateway: GatewayProcess) -> tuple[User, User, User, str, Socket, str]:
     """Owner, agent, consumer, brand handle, the agent's open socket, and a conversation the
     consumer opened and then left: the consumer is offline when this returns."""
     owner, agent, consumer = [await api.sign_up(name) for name in ("owner", "agent", "lea")]
     handle = await api.create_brand(owner)
     await api.add_member(owner, handle, agent)
-    desk_socket = await Socket.open(server.ws_url, agent)
-    phone = await Socket.open(server.ws_url, consumer)
+    desk_socket = await Socket.open(gateway.ws_url, agent)
+    phone = await Socket.open(gateway.ws_url, consumer)
     conversation_id = (await phone.send_message("hello", to=f"@{handle}"))["conversation_id"]
     await phone.close()
     await wait_for_metric(api, "websocket_connections", 1)  # the gateway saw the phone go
@@ -132,9 +116,9 @@ def data_of(message: dict[str, Any]) -> tuple[str, int]:
 
 
 async def test_offline_participants_get_exactly_one_push_per_message_without_its_text(
-    api: Api, server: GatewayProcess, fake: FakeFcm
+    api: Api, gateway: GatewayProcess, fake: FakeFcm
 ) -> None:
-    owner, agent, consumer, handle, desk_socket, conversation_id = await desk(api, server)
+    owner, agent, consumer, handle, desk_socket, conversation_id = await desk(api, gateway)
     phone_token, owner_token, agent_token = new_token(), new_token(), new_token()
     await register(api, consumer, phone_token, "ios")
     await register(api, owner, owner_token)
@@ -174,13 +158,13 @@ async def test_offline_participants_get_exactly_one_push_per_message_without_its
 
 
 async def test_an_online_consumer_gets_no_push(
-    api: Api, server: GatewayProcess, fake: FakeFcm
+    api: Api, gateway: GatewayProcess, fake: FakeFcm
 ) -> None:
-    owner, _, consumer, handle, desk_socket, conversation_id = await desk(api, server)
+    owner, _, consumer, handle, desk_socket, conversation_id = await desk(api, gateway)
     phone_token, owner_token = new_token(), new_token()
     await register(api, consumer, phone_token)
     await register(api, owner, owner_token)
-    phone = await Socket.open(server.ws_url, consumer)
+    phone = await Socket.open(gateway.ws_url, consumer)
 
     await desk_socket.send_message("are you there?", conversation_id=conversation_id)
     [live] = await phone.messages(1)
@@ -194,9 +178,9 @@ async def test_an_online_consumer_gets_no_push(
 
 
 async def test_an_offline_consumer_is_asked_by_push_to_rate_a_resolved_case(
-    api: Api, server: GatewayProcess, fake: FakeFcm
+    api: Api, gateway: GatewayProcess, fake: FakeFcm
 ) -> None:
-    owner, agent, consumer, handle, desk_socket, conversation_id = await desk(api, server)
+    owner, agent, consumer, handle, desk_socket, conversation_id = await desk(api, gateway)
     phone_token, owner_token = new_token(), new_token()
     await register(api, consumer, phone_token)
     await register(api, owner, owner_token)
@@ -213,9 +197,9 @@ async def test_an_offline_consumer_is_asked_by_push_to_rate_a_resolved_case(
 
 
 async def test_previews_show_the_text_only_to_who_opted_in(
-    api: Api, server: GatewayProcess, fake: FakeFcm
+    api: Api, gateway: GatewayProcess, fake: FakeFcm
 ) -> None:
-    owner, _, consumer, handle, desk_socket, conversation_id = await desk(api, server)
+    owner, _, consumer, handle, desk_socket, conversation_id = await desk(api, gateway)
     phone_token, owner_token = new_token(), new_token()
     await register(api, consumer, phone_token)
     await register(api, owner, owner_token)
@@ -239,9 +223,9 @@ async def test_previews_show_the_text_only_to_who_opted_in(
 
 
 async def test_dead_tokens_are_deleted_and_others_kept(
-    api: Api, server: GatewayProcess, fake: FakeFcm
+    api: Api, gateway: GatewayProcess, fake: FakeFcm
 ) -> None:
-    _, _, consumer, _, desk_socket, conversation_id = await desk(api, server)
+    _, _, consumer, _, desk_socket, conversation_id = await desk(api, gateway)
     gone, malformed, mismatched, fine = (new_token() for _ in range(4))
     for token in (gone, malformed, mismatched, fine):
         await register(api, consumer, token)
@@ -269,9 +253,9 @@ async def test_dead_tokens_are_deleted_and_others_kept(
 
 
 async def test_unavailable_bad_gateway_and_timeouts_are_retried_until_delivered(
-    api: Api, server: GatewayProcess, fake: FakeFcm
+    api: Api, gateway: GatewayProcess, fake: FakeFcm
 ) -> None:
-    _, _, consumer, _, desk_socket, conversation_id = await desk(api, server)
+    _, _, consumer, _, desk_socket, conversation_id = await desk(api, gateway)
     busy, broken, slow = new_token(), new_token(), new_token()
     for token in (busy, broken, slow):
         await register(api, consumer, token)

@@ -13,7 +13,7 @@ Redis bus a node ignores messages older than its start.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.clients import Api, Socket, User
+from tests.conftest import run_gateway
 from tests.gateway_process import GatewayProcess
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -40,6 +41,10 @@ class Clock:
         self.set(self.now + timedelta(seconds=seconds))
         return self.now
 
+    def env(self) -> dict[str, str]:
+        """A gateway's settings to read its time from this clock."""
+        return {"ATDESK_TESTING": "1", "ATDESK_TEST_CLOCK_FILE": str(self.path)}
+
 
 @pytest.fixture(scope="module")
 def clock(tmp_path_factory: pytest.TempPathFactory) -> Clock:
@@ -47,20 +52,8 @@ def clock(tmp_path_factory: pytest.TempPathFactory) -> Clock:
 
 
 @pytest.fixture(scope="module")
-def server(clock: Clock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    workdir = tmp_path_factory.mktemp("service")
-    env = {"ATDESK_TESTING": "1", "ATDESK_TEST_CLOCK_FILE": str(clock.path)}
-    gateway = GatewayProcess(workdir, env)
-    gateway.start()
-    yield gateway
-    gateway.destroy()
-
-
-@pytest.fixture
-async def api(server: GatewayProcess) -> AsyncIterator[Api]:
-    client = Api(server.http_url)
-    yield client
-    await client.close()
+def gateway(clock: Clock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    yield from run_gateway(tmp_path_factory.mktemp("service"), clock.env())
 
 
 async def service_of(api: Api, handle: str) -> dict[str, Any]:
@@ -98,7 +91,7 @@ async def rate(
 
 
 async def test_a_known_history_gives_exact_figures(
-    api: Api, server: GatewayProcess, clock: Clock
+    api: Api, gateway: GatewayProcess, clock: Clock
 ) -> None:
     clock.set(T0)
     owner = await api.sign_up("owner")
@@ -108,8 +101,8 @@ async def test_a_known_history_gives_exact_figures(
     await api.add_member(owner, handle, ben)
     consumers = [await api.sign_up(f"c{k}") for k in range(6)]
     desks = {
-        "ana": await Socket.open(server.ws_url, ana),
-        "ben": await Socket.open(server.ws_url, ben),
+        "ana": await Socket.open(gateway.ws_url, ana),
+        "ben": await Socket.open(gateway.ws_url, ben),
     }
     agents = {"ana": ana, "ben": ben}
     # case k: (first response after s, who answers and resolves, estimate, score, comment)
@@ -126,7 +119,7 @@ async def test_a_known_history_gives_exact_figures(
     resolved_at: list[datetime] = []
     for k, (delay, who, estimate, score, comment) in enumerate(plan):
         clock.set(T0 + timedelta(hours=k + 1))
-        phone = await Socket.open(server.ws_url, consumers[k])
+        phone = await Socket.open(gateway.ws_url, consumers[k])
         ack = await phone.send_message("my order never came", to=f"@{handle}")
         conversation_id = ack["conversation_id"]
         conversations.append(conversation_id)
@@ -151,7 +144,7 @@ async def test_a_known_history_gives_exact_figures(
 
     # Reopen: the first consumer writes again; case 2 starts now, not at case 1.
     clock.set(T0 + timedelta(hours=7))
-    phone = await Socket.open(server.ws_url, consumers[0])
+    phone = await Socket.open(gateway.ws_url, consumers[0])
     ack = await phone.send_message("it broke again", conversation_id=conversations[0])
     await phone.close()
     conversation = (await api.call("GET", f"/v1/conversations/{conversations[0]}", ana)).json()
@@ -230,11 +223,11 @@ async def test_a_known_history_gives_exact_figures(
         await socket.close()
 
 
-async def test_rating_rules(api: Api, server: GatewayProcess, clock: Clock) -> None:
+async def test_rating_rules(api: Api, gateway: GatewayProcess, clock: Clock) -> None:
     clock.set(clock.now + timedelta(days=60))  # fresh sessions: the clock only moves on
     owner, lea, stranger = [await api.sign_up(name) for name in ("owner", "lea", "stranger")]
     handle = await api.create_brand(owner, "rates")
-    phone = await Socket.open(server.ws_url, lea)
+    phone = await Socket.open(gateway.ws_url, lea)
     conversation_id = (await phone.send_message("hi", to=f"@{handle}"))["conversation_id"]
     path = f"/v1/conversations/{conversation_id}/rating"
 
@@ -267,7 +260,7 @@ async def test_rating_rules(api: Api, server: GatewayProcess, clock: Clock) -> N
 
 
 async def test_stats_are_for_members_and_take_a_window(
-    api: Api, server: GatewayProcess, clock: Clock
+    api: Api, gateway: GatewayProcess, clock: Clock
 ) -> None:
     owner, agent, stranger = [await api.sign_up(name) for name in ("owner", "agent", "x")]
     handle = await api.create_brand(owner, "quiet")
@@ -352,7 +345,7 @@ async def roles_of(api: Api, user: User, conversation_id: str) -> list[str]:
 
 
 async def test_a_closed_desk_answers_once_per_case_with_the_next_opening(
-    api: Api, server: GatewayProcess, clock: Clock
+    api: Api, gateway: GatewayProcess, clock: Clock
 ) -> None:
     # Friday 27 March 2026, 18:30 in Paris; the clocks go forward on Sunday.
     clock.set(datetime(2026, 3, 27, 17, 30, tzinfo=UTC))
@@ -361,8 +354,8 @@ async def test_a_closed_desk_answers_once_per_case_with_the_next_opening(
     await api.add_member(owner, handle, agent)
     paris = {"time_zone": "Europe/Paris", "weekly": WEEKDAYS}
     assert (await set_hours(api, owner, handle, paris)).status_code == 200
-    desk = await Socket.open(server.ws_url, agent)  # a member is online: the desk is closed
-    phone = await Socket.open(server.ws_url, lea)
+    desk = await Socket.open(gateway.ws_url, agent)  # a member is online: the desk is closed
+    phone = await Socket.open(gateway.ws_url, lea)
     ack = await phone.send_message("my line is dead", to=f"@{handle}")
     conversation_id = ack["conversation_id"]
     assert ack["seq"] == 1
@@ -383,7 +376,7 @@ async def test_a_closed_desk_answers_once_per_case_with_the_next_opening(
     lea = await api.sign_in(lea)
     agent = await api.sign_in(agent)
     await phone.close()
-    phone = await Socket.open(server.ws_url, lea)
+    phone = await Socket.open(gateway.ws_url, lea)
     ack = await phone.send_message("again", conversation_id=conversation_id)
     auto = await system_message(phone)
     assert auto["seq"] == ack["seq"] + 1 == 7
@@ -398,7 +391,7 @@ async def test_a_closed_desk_answers_once_per_case_with_the_next_opening(
 
 
 async def test_an_open_desk_answers_only_when_no_member_is_online(
-    api: Api, server: GatewayProcess, clock: Clock
+    api: Api, gateway: GatewayProcess, clock: Clock
 ) -> None:
     clock.set(datetime(2026, 11, 2, 10, 0, tzinfo=UTC))  # Monday 11:00 in Paris
     owner, agent, lea, max_ = [await api.sign_up(n) for n in ("owner", "agent", "lea", "max")]
@@ -407,7 +400,7 @@ async def test_an_open_desk_answers_only_when_no_member_is_online(
     hours = {"time_zone": "Europe/Paris", "weekly": WEEKDAYS}
     assert (await set_hours(api, owner, handle, hours)).status_code == 200
     # Nobody online: one honest message, no fake human.
-    phone = await Socket.open(server.ws_url, lea)
+    phone = await Socket.open(gateway.ws_url, lea)
     ack = await phone.send_message("hi", to=f"@{handle}")
     auto = await system_message(phone)
     assert auto["seq"] == 2
@@ -416,8 +409,8 @@ async def test_an_open_desk_answers_only_when_no_member_is_online(
         "one is back."
     )
     # The agent is online: no message; their answer is the next one.
-    desk = await Socket.open(server.ws_url, agent)
-    other = await Socket.open(server.ws_url, max_)
+    desk = await Socket.open(gateway.ws_url, agent)
+    other = await Socket.open(gateway.ws_url, max_)
     ack = await other.send_message("hi", to=f"@{handle}")
     await desk.recv_until("message")
     await desk.send_message("Hello Max", conversation_id=ack["conversation_id"])
