@@ -27,7 +27,7 @@ from gateway.events import (
 from gateway.handlers import queue
 from gateway.handlers.brands import unknown_brand
 from gateway.ids import new_id, parse_time, utc_now
-from gateway.models import Conversation, Message
+from gateway.models import Brand, Conversation, Message
 from gateway.protocol import Send
 from gateway.push.payload import PushJob, PushKind
 from gateway.schemas import (
@@ -46,6 +46,17 @@ from gateway.stores import service as service_store
 _PARTICIPANTS_CACHE_SIZE = 100_000
 
 
+@dataclasses.dataclass(frozen=True)
+class ConsumerWrote:
+    """A consumer's message committed into a case that wants routing or a closed-desk
+    answer."""
+
+    conversation_id: str
+    case_number: int
+    route: bool  # the case opened (new or reopened) at a brand that routes automatically
+    answer_if_closed: bool  # the brand keeps opening hours
+
+
 class ConversationHandler:
     def __init__(
         self, db: Database, bus: Bus, push: Callable[[PushJob], None] | None = None
@@ -55,9 +66,9 @@ class ConversationHandler:
         self._push = push  # queues a push for offline recipients; never waits
         self._participants: dict[str, tuple[str, str]] = {}
         self._sends = GroupCommit(db, self._send_in)
-        # Told (conversation id, case number, case opened) after a consumer's message
-        # commits: the automatic reply and routing follow from it (gateway.handlers.service).
-        self.after_consumer_message: Callable[[str, int, bool], None] | None = None
+        # Told after a consumer's message commits, when there is something to do: route
+        # the case, answer a closed desk (gateway.handlers.service).
+        self.after_consumer_message: Callable[[ConsumerWrote], None] | None = None
         # Told the brand id after a case is resolved: an agent may take a queued case.
         self.after_case_resolved: Callable[[str], None] | None = None
 
@@ -108,10 +119,19 @@ class ConversationHandler:
         if taken:
             queue.publish_moved_behind(tx, self._bus, conversation)
         if role is SenderRole.CONSUMER and self.after_consumer_message is not None:
-            hook = self.after_consumer_message
-            opened = created or appended.conversation_changed
-            case_number = conversation.case_number
-            tx.after_commit(lambda: hook(conversation.id, case_number, opened))
+            # Decided here, on the brand row the transaction holds, not in a read of its
+            # own after every message: most brands neither route nor keep hours.
+            brand = session.get(Brand, conversation.brand_id)
+            assert brand is not None
+            wrote = ConsumerWrote(
+                conversation_id=conversation.id,
+                case_number=conversation.case_number,
+                route=(created or appended.conversation_changed) and brand.auto_assign,
+                answer_if_closed=brand.hours is not None,
+            )
+            if wrote.route or wrote.answer_if_closed:
+                hook = self.after_consumer_message
+                tx.after_commit(lambda: hook(wrote))
         self._publish_message(tx, conversation, appended.row)
         return appended.row
 

@@ -18,7 +18,7 @@ from gateway.authz import Viewer
 from gateway.database import Database, Transaction
 from gateway.errors import ApiError, not_found
 from gateway.handlers.brands import find_brand, public_figures
-from gateway.handlers.conversations import ConversationHandler
+from gateway.handlers.conversations import ConsumerWrote, ConversationHandler
 from gateway.ids import format_time, utc_now
 from gateway.models import Brand, Case
 from gateway.presence import Presence
@@ -137,9 +137,9 @@ class ServiceHandler:
 
     # --- after a consumer's message ----------------------------------------------------
 
-    def consumer_wrote(self, conversation_id: str, case_number: int, opened: bool) -> None:
+    def consumer_wrote(self, wrote: ConsumerWrote) -> None:
         """Called after the commit (never blocks the send): route and reply in a task."""
-        self._spawn(self._after_consumer_message(conversation_id, case_number, opened))
+        self._spawn(self._after_consumer_message(wrote))
 
     def case_resolved(self, brand_id: str) -> None:
         """Called after a resolve commits: the agent is freer; the queue may move."""
@@ -159,15 +159,14 @@ class ServiceHandler:
         while self._tasks:
             await asyncio.wait(list(self._tasks))
 
-    async def _after_consumer_message(
-        self, conversation_id: str, case_number: int, opened: bool
-    ) -> None:
+    async def _after_consumer_message(self, wrote: ConsumerWrote) -> None:
         try:
-            if opened:
-                await self._route(conversation_id, case_number)
-            await self._auto_reply(conversation_id, case_number)
+            if wrote.route:
+                await self._route(wrote.conversation_id, wrote.case_number)
+            if wrote.answer_if_closed:
+                await self._auto_reply(wrote.conversation_id, wrote.case_number)
         except Exception:
-            log.exception("routing or automatic reply for %s failed", conversation_id)
+            log.exception("routing or automatic reply for %s failed", wrote.conversation_id)
 
     async def _route(self, conversation_id: str, case_number: int | None) -> bool:
         """Give the case to the least busy online agent, or leave it queued (unassigned).
