@@ -126,7 +126,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers == 1:
         app = create_app(settings)
-        log.info("atdesk gateway on http://%s:%d", args.host, args.port)
+        url = f"http://{args.host}:{args.port}"
+        log.info(
+            "atdesk gateway on %s: the consumer app %s/app, the console %s/console", url, url, url
+        )
         _Server(_config(settings, app, args), app.state.gateway).run()
         return 0
     # One listening socket, shared by N processes, each a full gateway on the Redis bus.
