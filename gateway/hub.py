@@ -65,6 +65,9 @@ class Hub:
         self.presence_listener: PresenceListener | None = None
         # Told (account id, its brand ids) when an account's first socket on this node opens.
         self.online_listeners: list[Callable[[str, list[str]], None]] = []
+        # How many membership changes and revoked sessions this hub has handed on: a socket
+        # that read its access before joining knows whether one may have passed it by.
+        self.access_changes = 0
 
     def add(self, subscriber: Subscriber) -> None:
         first = subscriber.account_id not in self._by_account
@@ -131,6 +134,7 @@ class Hub:
                     if subscriber.account_id != event.account_id:
                         subscriber.push(text)
             case SessionRevoked(session_id=session_id):
+                self.access_changes += 1
                 for subscriber in list(self._by_session.get(session_id, ())):
                     subscriber.close_soon(CloseCode.UNAUTHENTICATED, "session revoked")
             case RatingRequested():
@@ -145,6 +149,7 @@ class Hub:
                     for subscriber in self._by_account.get(account_id, ()):
                         subscriber.push(text)
             case MembershipChanged(brand_id=brand_id, account_id=account_id, role=role):
+                self.access_changes += 1
                 for subscriber in self._by_account.get(account_id, ()):
                     subscriber.set_role(brand_id, role)
                     if role is None:

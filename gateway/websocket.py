@@ -226,23 +226,28 @@ class LiveConnection:
 
     async def _hello(self, frame: Hello) -> None:
         token = frame.token or self._websocket.cookies.get(SESSION_COOKIE, "")
+        hub = self._gateway.hub
+        changes_before = hub.access_changes
         viewer = await self._gateway.accounts.authenticate(token)
         if viewer is None:
             self.close_soon(CloseCode.UNAUTHENTICATED, "bad or expired token")
             return
         self._protocol.hello_accepted()
         self._viewer = viewer
-        self._gateway.hub.add(self)
-        # A membership change committed between reading the roles and joining the hub would
-        # be missed; reading them again now that the hub forwards changes closes that gap.
-        fresh = await self._gateway.accounts.authenticate(token)
-        if fresh is None:
-            self.close_soon(CloseCode.UNAUTHENTICATED, "session revoked")
-            return
-        if fresh.roles != viewer.roles:
-            self._gateway.hub.remove(self)
-            self._viewer = fresh
-            self._gateway.hub.add(self)
+        hub.add(self)
+        if hub.access_changes != changes_before:
+            # A membership change or revocation was handed on between reading the roles and
+            # joining the hub; it may have been this account's: read them again, now that
+            # the hub forwards changes. (Nearly always none was, and a reconnect storm costs
+            # one read per socket, not two.)
+            fresh = await self._gateway.accounts.authenticate(token)
+            if fresh is None:
+                self.close_soon(CloseCode.UNAUTHENTICATED, "session revoked")
+                return
+            if fresh.roles != viewer.roles:
+                hub.remove(self)
+                self._viewer = fresh
+                hub.add(self)
         self._reply(
             Welcome(account_id=viewer.account_id, heartbeat_s=self._gateway.settings.heartbeat_s)
         )

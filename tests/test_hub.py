@@ -467,3 +467,15 @@ def test_a_notice_batch_reaches_exactly_its_accounts_on_this_node(world: World) 
         assert [json.loads(text) for text in socket.pushed] == [expected]
     for socket in (world.max, world.owen_desk, world.owen_laptop, world.tom, world.zed):
         assert socket.received_nothing(), socket
+
+
+def test_access_changes_count_what_a_connecting_socket_may_have_missed(world: World) -> None:
+    # A socket reads its roles, then joins the hub; it reads them again only if a change of
+    # access was handed on in between (gateway.websocket), so every such change must count.
+    before = world.hub.access_changes
+    world.hub.dispatch(TypingStarted(conversation_id="c_1", account_id=LEA, brand_id=ACME,
+                                     consumer_id=LEA))  # fmt: skip
+    assert world.hub.access_changes == before
+    world.hub.dispatch(MembershipChanged(brand_id=ACME, account_id="a_offline", role="agent"))
+    world.hub.dispatch(SessionRevoked(session_id="s_nobody"))
+    assert world.hub.access_changes == before + 2
