@@ -593,6 +593,8 @@ def profile(sizes: Sizes, logs: Path) -> tuple[dict[str, Any], str]:
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue  # py-spy cut short by SIGINT may leave a partial last line
         frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1]
                   + ")" for f in stack.split(";")]  # fmt: skip
         total += int(count)
