@@ -125,7 +125,7 @@ class MemberAdded(Struct):
 
 class Member(Struct):
     account_id: str
-    email: str
+    email: str | None  # for owners and admins only
     display_name: str
     role: Literal["owner", "admin", "agent"]
 

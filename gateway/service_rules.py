@@ -185,13 +185,21 @@ class Day:
 
 def daily(cases: Sequence[CaseFacts], start: datetime, now: datetime) -> list[Day]:
     """One entry per UTC calendar day of the window, oldest first (empty days included)."""
+    # Each day's figures read only the cases answered or resolved that day: one pass over
+    # the cases, not one per day (a year's window would be 366 passes).
+    by_day: defaultdict[date, list[CaseFacts]] = defaultdict(list)
+    for case in cases:
+        moments = {m.astimezone(start.tzinfo).date() for m in (case.first_response_at,
+                                                                case.resolved_at) if m}  # fmt: skip
+        for day_of_case in moments:
+            by_day[day_of_case].append(case)
     days: list[Day] = []
     day = start.date()
     while day <= now.date():
         day_start = max(start, datetime.combine(day, datetime.min.time(), tzinfo=start.tzinfo))
         day_end = min(now, day_start.replace(hour=0, minute=0, second=0, microsecond=0)
                       + timedelta(days=1) - timedelta(microseconds=1))  # fmt: skip
-        days.append(Day(day, figures(cases, day_start, day_end, floor=0)))
+        days.append(Day(day, figures(by_day.get(day, []), day_start, day_end, floor=0)))
         day += timedelta(days=1)
     return days
 

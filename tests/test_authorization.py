@@ -275,6 +275,12 @@ async def test_listing_members(gateway: GatewayProcess, api: Api, caller: str) -
         assert response.status_code == 200, response.text
         listed = [(m["account_id"], m["role"]) for m in response.json()["members"]]
         assert listed == [(world.owner.account_id, "owner"), (world.agent.account_id, "agent")]
+        # Emails are for those who manage the team; an agent sees names.
+        emails = [m["email"] for m in response.json()["members"]]
+        if caller == "owner":
+            assert emails == [world.owner.email, world.agent.email]
+        else:
+            assert emails == [None, None]
     else:
         assert_error(response, *(UNAUTHENTICATED if caller in SIGNED_OUT else FORBIDDEN))
 

@@ -38,6 +38,9 @@ def test_a_schedule_round_trips_through_json() -> None:
         ("", {}, "not an IANA time zone"),
         ("../etc/passwd", {}, "not an IANA time zone"),
         ("/etc/localtime", {}, "not an IANA time zone"),
+        ("America", {}, "not an IANA time zone"),  # a folder of zones: was a 500
+        ("localtime", {}, "not an IANA time zone"),  # the server's own zone
+        ("posixrules", {}, "not an IANA time zone"),
         ("Europe/Paris", {"monday": []}, "days are mon, tue"),
         ("Europe/Paris", {"mon": [["9:00", "17:00"]]}, "weekly.mon[0]: '9:00' is not a time"),
         ("Europe/Paris", {"mon": [["09:00", "24:01"]]}, "not a time"),

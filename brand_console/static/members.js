@@ -43,7 +43,7 @@ export function renderMembers(members) {
         : '';
       return h('tr', { class: 'member', dataset: { accountId: member.account_id } },
         h('td', { class: 'member-name' }, member.display_name, member.account_id === state.me.id ? h('span', { class: 'muted' }, ' (you)') : ''),
-        h('td', { class: 'member-email' }, member.email),
+        h('td', { class: 'member-email' }, member.email ?? ''),
         h('td', { class: 'member-role' }, roleCell),
         h('td', { class: 'member-actions' }, actions));
     });

@@ -202,13 +202,16 @@ class BrandHandler:
 
     async def list_members(self, viewer: Viewer, raw_handle: str) -> MemberList:
         brand = await self._brand(raw_handle)
-        authz.require_brand_member(viewer, brand_id=brand.id)
+        viewer_role = authz.require_brand_member(viewer, brand_id=brand.id)
+        # Agents need a colleague's name to hand a case over; emails are for those who
+        # manage the team.
+        sees_emails = viewer_role in (Role.OWNER, Role.ADMIN)
         found = await self._db.read(lambda session: store.members(session, brand_id=brand.id))
         return MemberList(
             members=[
                 Member(
                     account_id=account.id,
-                    email=account.email,
+                    email=account.email if sees_emails else None,
                     display_name=account.display_name,
                     role=role.value,
                 )  # fmt: skip

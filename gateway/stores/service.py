@@ -247,6 +247,8 @@ def window_totals(
                 col(Case.brand_id).in_(wanted),
                 col(Case.first_response_at) >= since,
                 col(Case.first_response_at) <= until,
+                # The median's offset counts exactly the rows the middle query can read.
+                col(Case.first_response_s).is_not(None),
             )
             .group_by(col(Case.brand_id))
         )
@@ -283,6 +285,7 @@ def middle_first_responses(
             col(Case.brand_id) == brand_id,
             col(Case.first_response_at) >= since,
             col(Case.first_response_at) <= until,
+            col(Case.first_response_s).is_not(None),
         )
         .order_by(col(Case.first_response_s))
         .offset((answered - 1) // 2)
