@@ -165,6 +165,8 @@ def build_gateway(settings: Settings) -> Gateway:
     conversations.after_consumer_message = service.consumer_wrote
     conversations.after_case_resolved = service.case_resolved
     hub.online_listeners.append(service.member_online)
+    brands = BrandHandler(db, bus)
+    brands.after_routing_may_move = service.route_queue
     return Gateway(
         service=service,
         notices=NoticeHandler(db, bus, presence, push.enqueue, lease_s=settings.notice_lease_s),
@@ -174,7 +176,7 @@ def build_gateway(settings: Settings) -> Gateway:
         hub=hub,
         presence=presence,
         accounts=AccountHandler(settings, db, bus, Passwords(settings), login_limiter),
-        brands=BrandHandler(db, bus),
+        brands=brands,
         conversations=conversations,
         sequencer=sequencer,
         devices=DeviceHandler(db),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import msgspec
 from msgspec import UnsetType
@@ -109,6 +109,9 @@ class BrandHandler:
     def __init__(self, db: Database, bus: Bus) -> None:
         self._db = db
         self._bus = bus
+        # Told a brand id when its queue may be routable now: routing was turned on, or its
+        # members changed (an online account may have become a candidate).
+        self.after_routing_may_move: Callable[[str], None] | None = None
 
     async def create(self, viewer: Viewer, body: BrandCreate) -> BrandPublic:
         handle = validation.normalize_handle(body.handle)
@@ -161,6 +164,9 @@ class BrandHandler:
             if row.auto_assign != routed:
                 # The waiting cases are queued now, or no longer: tell them.
                 queue.publish_queue_head(tx, self._bus, row.id)
+                if row.auto_assign and self.after_routing_may_move is not None:
+                    hook = self.after_routing_may_move
+                    tx.after_commit(lambda: hook(row.id))
             return brand_view(row, public_figures(tx.session, [row.id])[row.id])
 
         return await self._db.write(update)
@@ -246,3 +252,7 @@ class BrandHandler:
                 brand_id=brand_id, account_id=account_id, role=None if role is None else role.value
             )
         )
+        if self.after_routing_may_move is not None:
+            # Who may be routed cases changed (a new agent, or the last one left): the
+            # queue may move to someone already online.
+            self.after_routing_may_move(brand_id)

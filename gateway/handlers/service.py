@@ -40,9 +40,6 @@ from gateway.stores import service as store
 log = logging.getLogger(__name__)
 
 COMMENTS_SHOWN = 20
-# Queued cases routed when a member comes online, per brand (the rest follow as cases are
-# resolved or as more members arrive).
-QUEUE_ROUTED_PER_ARRIVAL = 100
 
 
 class ServiceHandler:
@@ -53,6 +50,8 @@ class ServiceHandler:
         self._presence = presence
         self._conversations = conversations
         self._tasks: set[asyncio.Task[None]] = set()
+        # Brand id -> whether another routing pass is wanted, while one runs on this node.
+        self._queue_passes: dict[str, bool] = {}
 
     # --- ratings -----------------------------------------------------------------------
 
@@ -143,12 +142,24 @@ class ServiceHandler:
 
     def case_resolved(self, brand_id: str) -> None:
         """Called after a resolve commits: the agent is freer; the queue may move."""
-        self._spawn(self._empty_queues([brand_id], 1))
+        self.route_queue(brand_id)
 
     def member_online(self, account_id: str, brand_ids: list[str]) -> None:
         """Called when an account's first socket opens here: queued cases may go to them."""
-        if brand_ids:
-            self._spawn(self._empty_queues(brand_ids, QUEUE_ROUTED_PER_ARRIVAL))
+        for brand_id in brand_ids:
+            self.route_queue(brand_id)
+
+    def route_queue(self, brand_id: str) -> None:
+        """Route the brand's queue, the longest waiting first, until it is empty or nobody
+        online can take a case: after routing is turned on, a membership change, a member
+        coming online, a resolve, a new case. Passes of one brand never overlap on a node:
+        asked while one runs, it runs once more when done (what it read may be stale).
+        Other nodes may run theirs at the same time; the database decides (``route``)."""
+        if brand_id in self._queue_passes:
+            self._queue_passes[brand_id] = True
+            return
+        self._queue_passes[brand_id] = False
+        self._spawn(self._route_queue_passes(brand_id))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -162,36 +173,79 @@ class ServiceHandler:
     async def _after_consumer_message(self, wrote: ConsumerWrote) -> None:
         try:
             if wrote.route:
-                await self._route(wrote.conversation_id, wrote.case_number)
+                await self._route_new_case(wrote.conversation_id, wrote.case_number)
             if wrote.answer_if_closed:
                 await self._auto_reply(wrote.conversation_id, wrote.case_number)
         except Exception:
             log.exception("routing or automatic reply for %s failed", wrote.conversation_id)
 
-    async def _route(self, conversation_id: str, case_number: int | None) -> bool:
-        """Give the case to the least busy online agent, or leave it queued (unassigned).
-        Returns whether the assignee changed."""
+    async def _route_new_case(self, conversation_id: str, case_number: int) -> None:
+        """A case opened (new or reopened). Unassigned, it joins the queue behind the cases
+        waiting longer, and the queue is routed in order. Still assigned (reopened), it
+        stays with its assignee if online, else goes to the least busy online candidate,
+        or to the queue when nobody is online."""
         facts = await self._db.read(lambda s: _routing_facts(s, conversation_id))
         if facts is None:
-            return False
+            return
+        if facts.assignee_id is None:
+            self.route_queue(facts.brand_id)
+            return
         offline = await self._presence.offline(facts.candidates)
         choice = routing.choose(
             facts.candidates - offline, facts.open_cases, current=facts.assignee_id
         )
-        return await self._conversations.route(
+        await self._conversations.route(
             conversation_id, case_number, choice, chosen_from=facts.assignee_id
         )
 
-    async def _empty_queues(self, brand_ids: list[str], limit: int) -> None:
-        """Route up to ``limit`` queued cases of each brand, the longest waiting first."""
+    async def _route_queue_passes(self, brand_id: str) -> None:
         try:
-            for brand_id in brand_ids:
-                for _ in range(limit):
-                    queued = await self._db.read(partial(_next_queued, brand_id=brand_id))
-                    if queued is None or not await self._route(queued, None):
-                        break
-        except Exception:
-            log.exception("routing the queues of %s failed", brand_ids)
+            while True:
+                self._queue_passes[brand_id] = False
+                try:
+                    await self._empty_queue(brand_id)
+                except Exception:
+                    log.exception("routing the queue of %s failed", brand_id)
+                if not self._queue_passes[brand_id]:
+                    return
+        finally:
+            del self._queue_passes[brand_id]
+
+    async def _empty_queue(self, brand_id: str) -> None:
+        """Route the brand's waiting cases, the longest waiting first, until none is left
+        or nobody online can take one. A case someone else took meanwhile (by hand, by
+        answering, another node) is skipped: it left the queue, the next one is read."""
+        lost: str | None = None
+        while True:
+            queued = await self._db.read(partial(_next_queued, brand_id=brand_id))
+            if queued is None:
+                return
+            routed = await self._route_queued(queued)
+            if routed is None:
+                return  # nobody online can take it, or the brand stopped routing
+            if routed:
+                lost = None
+            elif queued == lost:
+                return  # lost twice in a row yet still first: leave it to a later pass
+            else:
+                lost = queued
+            # A long queue must not hold up the rest of the node.
+            await asyncio.sleep(0)
+
+    async def _route_queued(self, conversation_id: str) -> bool | None:
+        """Give a waiting case to the least busy online candidate. True: assigned; False:
+        it was no longer waiting (taken meanwhile); None: nobody can take it now."""
+        facts = await self._db.read(lambda s: _routing_facts(s, conversation_id))
+        if facts is None:
+            return None
+        if facts.assignee_id is not None or not facts.open:
+            return False
+        offline = await self._presence.offline(facts.candidates)
+        choice = routing.choose(facts.candidates - offline, facts.open_cases)
+        if choice is None:
+            return None
+        # Only if still unassigned when written: an assignment made meanwhile stands.
+        return await self._conversations.route(conversation_id, None, choice, chosen_from=None)
 
     async def _auto_reply(self, conversation_id: str, case_number: int) -> None:
         facts = await self._db.read(lambda s: _auto_reply_facts(s, conversation_id, case_number))
@@ -209,6 +263,8 @@ class ServiceHandler:
 
 @dataclass(frozen=True)
 class _RoutingFacts:
+    brand_id: str
+    open: bool
     candidates: set[str]
     open_cases: dict[str, int]
     assignee_id: str | None
@@ -233,6 +289,8 @@ def _routing_facts(session: Session, conversation_id: str) -> _RoutingFacts | No
         return None
     roles = store.member_roles(session, brand_id=conversation.brand_id)
     return _RoutingFacts(
+        brand_id=conversation.brand_id,
+        open=conversation.status == "open",
         candidates=routing.candidates(roles),
         open_cases=store.open_cases_by_assignee(session, brand_id=conversation.brand_id),
         assignee_id=conversation.assignee_id,
