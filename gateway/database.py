@@ -121,7 +121,52 @@ def _create_engine(settings: Settings) -> Engine:
     return engine
 
 
-class GroupCommit(Generic[ItemT, ResultT]):
+class _Batches(Generic[ItemT, ResultT]):
+    """Units submitted while a batch is being handled wait and go together in the next one
+    (up to ``max_batch``): under load, one trip to a worker thread and one transaction
+    serve many units; alone, a unit goes at once."""
+
+    def __init__(self, db: Database, *, max_batch: int) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._pending: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def submit(self, item: ItemT) -> ResultT:
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        return await future
+
+    async def drain(self) -> None:
+        """Wait until every unit submitted so far is handled."""
+        while self._runner is not None and not self._runner.done():
+            await asyncio.shield(self._runner)
+
+    async def _run(self) -> None:
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            await self._handle(batch)
+
+    async def _handle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+        raise NotImplementedError
+
+
+def _settle(
+    batch: list[tuple[ItemT, asyncio.Future[ResultT]]], outcomes: list[ResultT | Exception]
+) -> None:
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if future.done():
+            continue  # the caller went away (socket closed); a write is committed anyway
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+class GroupCommit(_Batches[ItemT, ResultT]):
     """Runs concurrent units of work in shared transactions: one commit for up to ``max_batch``.
 
     Under load, sharing the commit (a disk flush) and the trip to the worker thread is what
@@ -137,37 +182,19 @@ class GroupCommit(Generic[ItemT, ResultT]):
         *,
         max_batch: int = 100,
     ) -> None:
-        self._db = db
+        super().__init__(db, max_batch=max_batch)
         self._work = work
-        self._max_batch = max_batch
-        self._pending: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
-        self._runner: asyncio.Task[None] | None = None
 
-    async def submit(self, item: ItemT) -> ResultT:
-        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run())
-        return await future
-
-    async def drain(self) -> None:
-        """Wait until every unit submitted so far is committed (or failed)."""
-        while self._runner is not None and not self._runner.done():
-            await asyncio.shield(self._runner)
-
-    async def _run(self) -> None:
-        while self._pending:
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
-            if len(batch) == 1 or not await self._commit(batch, raise_errors=False):
-                for unit in batch:
-                    await self._commit([unit], raise_errors=True)
+    async def _handle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+        if len(batch) == 1 or not await self._commit(batch, raise_errors=False):
+            for unit in batch:
+                await self._commit([unit], raise_errors=True)
 
     async def _commit(
         self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]], *, raise_errors: bool
     ) -> bool:
-        def work(tx: Transaction) -> list[ResultT | ApiError]:
-            outcomes: list[ResultT | ApiError] = []
+        def work(tx: Transaction) -> list[ResultT | Exception]:
+            outcomes: list[ResultT | Exception] = []
             for item, _ in batch:
                 try:
                     outcomes.append(self._work(tx, item))
@@ -180,18 +207,45 @@ class GroupCommit(Generic[ItemT, ResultT]):
         except Exception as error:
             if not raise_errors:
                 return False
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return True
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if future.done():
-                continue  # the caller went away (socket closed); the work is committed anyway
-            if isinstance(outcome, ApiError):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+            outcomes = [error] * len(batch)
+        _settle(batch, outcomes)
         return True
+
+
+class GroupRead(_Batches[ItemT, ResultT]):
+    """Concurrent reads of one kind in one session and one trip to a worker thread.
+
+    A reconnect storm opens thousands of sockets at once, each reading its session: one
+    trip each would cost more than the reads. A read that raises fails alone: the session
+    rolls back (on PostgreSQL a failed statement would fail the rest of the transaction)
+    and the next read starts afresh.
+    """
+
+    def __init__(
+        self, db: Database, work: Callable[[Session, ItemT], ResultT], *, max_batch: int = 100
+    ) -> None:
+        super().__init__(db, max_batch=max_batch)
+        self._work = work
+
+    async def _handle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+        def work(session: Session) -> list[ResultT | Exception]:
+            outcomes: list[ResultT | Exception] = []
+            for item, _ in batch:
+                try:
+                    outcomes.append(self._work(session, item))
+                except DataError as error:
+                    session.rollback()
+                    outcomes.append(_unstorable(error))
+                except Exception as error:  # handed to that reader's caller, who reports it
+                    session.rollback()
+                    outcomes.append(error)
+            return outcomes
+
+        try:
+            outcomes = await self._db.read(work)
+        except Exception as error:
+            outcomes = [error] * len(batch)
+        _settle(batch, outcomes)
 
 
 def migrate(database_url: str) -> None:

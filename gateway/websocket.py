@@ -270,7 +270,8 @@ class LiveConnection:
     async def _sync(self, frame: Sync) -> None:
         handler = self._gateway.conversations
         conversation_id = frame.conversation_id
-        await handler.participants(self.viewer, conversation_id)
+        # Live messages wait while the history is read; the first page also checks that the
+        # viewer takes part (not_found otherwise, and nothing was buffered).
         self._syncing[conversation_id] = []
         after = frame.after_seq
         last_seq = after

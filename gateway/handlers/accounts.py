@@ -12,7 +12,7 @@ from sqlmodel import Session
 from gateway import metrics, validation
 from gateway.authz import Role, Viewer
 from gateway.bus import Bus
-from gateway.database import Database, Transaction
+from gateway.database import Database, GroupRead, Transaction
 from gateway.errors import ApiError
 from gateway.events import SessionRevoked
 from gateway.ids import format_time, new_id, utc_now
@@ -48,6 +48,9 @@ class AccountHandler:
         self._bus = bus
         self._passwords = passwords
         self._login_failures = login_limiter
+        # Every request and every socket's hello asks: under a reconnect storm, many share
+        # one trip to the database.
+        self._viewers = GroupRead(db, _viewer_of)
 
     async def sign_up(self, body: AccountCreate) -> AccountPublic:
         email = validation.normalize_email(body.email)
@@ -112,19 +115,7 @@ class AccountHandler:
         """The viewer a bearer token stands for, with their brand roles; None if it is dead."""
         if not token:
             return None
-
-        def load_viewer(session: Session) -> Viewer | None:
-            found = store.live_session(session, token_hash=token_hash(token), now=utc_now())
-            if found is None:
-                return None
-            auth_session, account = found
-            return Viewer(
-                account_id=account.id, session_id=auth_session.id,
-                display_name=account.display_name,
-                roles=store.roles_of(session, account_id=account.id),
-            )  # fmt: skip
-
-        return await self._db.read(load_viewer)
+        return await self._viewers.submit(token)
 
     async def sign_out(self, viewer: Viewer) -> None:
         def revoke(tx: Transaction) -> None:
@@ -159,3 +150,14 @@ class RateLimited(ApiError):
         seconds = max(1, round(retry_after_s + 0.5))
         super().__init__(429, "rate_limited", f"too many attempts; retry in {seconds} s")
         self.retry_after_s = seconds
+
+
+def _viewer_of(session: Session, token: str) -> Viewer | None:
+    found = store.live_session(session, token_hash=token_hash(token), now=utc_now())
+    if found is None:
+        return None
+    auth_session, account = found
+    return Viewer(
+        account_id=account.id, session_id=auth_session.id, display_name=account.display_name,
+        roles=store.roles_of(session, account_id=account.id),
+    )  # fmt: skip

@@ -15,7 +15,7 @@ from gateway import authz, metrics, validation
 from gateway.authz import Viewer
 from gateway.bus import Bus
 from gateway.conversation_rules import SenderRole
-from gateway.database import Database, GroupCommit, Transaction
+from gateway.database import Database, GroupCommit, GroupRead, Transaction
 from gateway.errors import ApiError, invalid_input, not_found
 from gateway.events import (
     ConversationChanged,
@@ -66,6 +66,9 @@ class ConversationHandler:
         self._push = push  # queues a push for offline recipients; never waits
         self._participants: dict[str, tuple[str, str]] = {}
         self._sends = GroupCommit(db, self._send_in)
+        # Every reconnecting socket syncs each of its conversations: in a storm, many of
+        # those reads share one trip to the database.
+        self._histories = GroupRead(db, _history_page)
         # Told after a consumer's message commits, when there is something to do: route
         # the case, answer a closed desk (gateway.handlers.service).
         self.after_consumer_message: Callable[[ConsumerWrote], None] | None = None
@@ -206,17 +209,7 @@ class ConversationHandler:
     async def history(
         self, viewer: Viewer, conversation_id: str, *, after_seq: int, limit: int
     ) -> MessagePage:
-        def load(session: Session) -> MessagePage:
-            conversation = _visible(session, viewer, conversation_id)
-            messages = store.messages_after(
-                session, conversation_id=conversation.id, after_seq=after_seq, limit=limit
-            )
-            return MessagePage(
-                messages=[store.message_view(message) for message in messages],
-                last_seq=conversation.last_seq,
-            )
-
-        return await self._db.read(load)
+        return await self._histories.submit((viewer, conversation_id, after_seq, limit))
 
     async def get(self, viewer: Viewer, conversation_id: str) -> ConversationPublic:
         def load(session: Session) -> ConversationPublic:
@@ -516,3 +509,15 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         return parse_time(moment), conversation_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid_input("before is not a cursor this gateway gave out") from None
+
+
+def _history_page(session: Session, query: tuple[Viewer, str, int, int]) -> MessagePage:
+    viewer, conversation_id, after_seq, limit = query
+    conversation = _visible(session, viewer, conversation_id)
+    messages = store.messages_after(
+        session, conversation_id=conversation.id, after_seq=after_seq, limit=limit
+    )
+    return MessagePage(
+        messages=[store.message_view(message) for message in messages],
+        last_seq=conversation.last_seq,
+    )
