@@ -99,8 +99,7 @@ class Server:
         self.name = name
         self.port = free_port()
         self.argv = [a.replace("{port}", str(self.port)) for a in argv]
-        if cpus is not None:
-            self.argv = ["taskset", "-c", cpus, *self.argv]
+        self.argv = pinned(self.argv, cpus)
         self.env = {**os.environ, **(env or {})}
         self.health = health
         self.workdir = Path(tempfile.mkdtemp(prefix=f"atdesk-bench-{name}-"))
@@ -242,13 +241,18 @@ def wait_for_quiet(limit_s: float = 60, busy_pct: float = 50) -> float:
         log(f"  waiting for a quieter machine: other work uses {seen:.0f}% of a core")
 
 
+def pinned(argv: list[str], cpus: str | None) -> list[str]:
+    """``argv`` on ``cpus`` with taskset (Linux); where there is none (macOS), unpinned."""
+    if cpus is None or shutil.which("taskset") is None:
+        return argv
+    return ["taskset", "-c", cpus, *argv]
+
+
 # --- the load tool ---------------------------------------------------------------------
 
 
 def load(config: dict[str, Any], *, cpus: str | None = LOADGEN_CPU) -> dict[str, Any]:
-    argv = ["node", str(BENCH / "load.mjs"), json.dumps(config)]
-    if cpus is not None:
-        argv = ["taskset", "-c", cpus, *argv]
+    argv = pinned(["node", str(BENCH / "load.mjs"), json.dumps(config)], cpus)
     quiet = wait_for_quiet(QUIET_WAIT_S[0]) if QUIET_WAIT_S[0] > 0 else None
     done = subprocess.run(argv, cwd=BENCH, stdout=subprocess.PIPE, text=True, timeout=1800)
     if done.returncode != 0:
