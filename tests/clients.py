@@ -77,6 +77,14 @@ class Api:
         assert response.status_code == 201, response.text
         return handle
 
+    async def desk(self, name: str = "acme", *, agent: str = "agent") -> tuple[User, User, str]:
+        """A brand's service desk: (its owner, an agent of it, its handle)."""
+        owner = await self.sign_up("owner")
+        member = await self.sign_up(agent)
+        handle = await self.create_brand(owner, name)
+        await self.add_member(owner, handle, member)
+        return owner, member, handle
+
     async def add_member(self, admin: User, handle: str, member: User, role: str = "agent") -> None:
         response = await self.call(
             "POST", f"/v1/brands/{handle}/members", admin,

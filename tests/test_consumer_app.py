@@ -37,10 +37,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def make_desk(api: Api) -> Desk:
-    owner = await api.sign_up("owner")
-    agent = await api.sign_up("sam")
-    handle = await api.create_brand(owner, "acme")
-    await api.add_member(owner, handle, agent)
+    owner, agent, handle = await api.desk("acme", agent="sam")
     return Desk(handle, owner, agent)
 
 

@@ -169,10 +169,7 @@ async def test_closed_desk_sends_one_system_message(
 async def test_profile_shows_measured_figures_and_notices(
     browser: Browser, gateway: GatewayProcess, api: Api
 ) -> None:
-    owner = await api.sign_up("owner")
-    agent = await api.sign_up("sam")
-    handle = await api.create_brand(owner, "figures")
-    await api.add_member(owner, handle, agent)
+    owner, agent, handle = await api.desk("figures", agent="sam")
     # Five rated cases: the public figures stop being null.
     desk = await Socket.open(gateway.ws_url, agent)
     try:
@@ -245,10 +242,7 @@ async def test_profile_shows_measured_figures_and_notices(
 async def test_rating_prompt_survives_reload_and_already_rated_is_friendly(
     browser: Browser, gateway: GatewayProcess, api: Api
 ) -> None:
-    owner = await api.sign_up("owner")
-    agent = await api.sign_up("sam")
-    handle = await api.create_brand(owner, "rated")
-    await api.add_member(owner, handle, agent)
+    owner, agent, handle = await api.desk("rated", agent="sam")
     lea = await api.sign_up("lea")
     page, watch = await open_app(browser, gateway.http_url)
     await sign_in(page, lea)
@@ -285,10 +279,7 @@ async def test_rating_prompt_survives_reload_and_already_rated_is_friendly(
 async def test_queue_position_while_nobody_is_online(
     browser: Browser, gateway: GatewayProcess, api: Api
 ) -> None:
-    owner = await api.sign_up("owner")
-    agent = await api.sign_up("sam")
-    handle = await api.create_brand(owner, "queue")
-    await api.add_member(owner, handle, agent)
+    owner, agent, handle = await api.desk("queue", agent="sam")
     routed = await api.call("PATCH", f"/v1/brands/{handle}", owner, json={"auto_assign": True})
     assert routed.status_code == 200, routed.text
     # No member of the brand is online: cases wait in its queue, oldest first.
