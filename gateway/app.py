@@ -161,7 +161,7 @@ def build_gateway(settings: Settings) -> Gateway:
             await sequencer.catch_up(change.conversation.id, since)
             hub.dispatch(change)
 
-    service = ServiceHandler(db, presence, conversations)
+    service = ServiceHandler(db, hub, presence, conversations)
     conversations.after_consumer_message = service.consumer_wrote
     conversations.after_case_resolved = service.case_resolved
     hub.online_listeners.append(service.member_online)

@@ -99,7 +99,9 @@ def parse_schedule(time_zone: str, weekly: dict[str, list[list[str]]]) -> Schedu
     return Schedule(time_zone, tuple(days))
 
 
+@functools.lru_cache(maxsize=4096)
 def schedule_from_json(text: str | None) -> Schedule | None:
+    """A stored schedule (cached: it is read for consumers' messages; a Schedule is frozen)."""
     if text is None:
         return None
     raw = json.loads(text)
@@ -171,18 +173,31 @@ def describe_duration(seconds: float) -> str:
     return f"about {round(seconds / 86400)} days"
 
 
+def answer_due(schedule: Schedule | None, now: datetime, *, anyone_online: bool) -> bool:
+    """Whether a consumer writing now gets the automatic answer: nobody of the brand is
+    online, or it keeps hours and the desk is closed."""
+    return not anyone_online or (schedule is not None and next_opening(schedule, now) != now)
+
+
 def auto_reply_text(
-    *, handle: str, schedule: Schedule, now: datetime, anyone_online: bool,
+    *, handle: str, schedule: Schedule | None, now: datetime, anyone_online: bool,
     median_first_response_s: float | None,
 ) -> str | None:  # fmt: skip
     """The one system message of a case, or None when a human is there to answer."""
-    opening = next_opening(schedule, now)
+    if not answer_due(schedule, now, anyone_online=anyone_online):
+        return None
     typical = (
         ""
         if median_first_response_s is None
         else f" Over the last 30 days, @{handle} first answered in "
         f"{describe_duration(median_first_response_s)} (median)."
     )
+    if schedule is None:
+        return (
+            f"No one at @{handle} is online right now. A person will answer as soon as one "
+            "is back." + typical
+        )
+    opening = next_opening(schedule, now)
     if opening is None:
         return (
             f"@{handle} has no opening hours set at the moment, so no one may answer soon."
@@ -193,8 +208,6 @@ def auto_reply_text(
             f"@{handle} is closed now. A person will answer after the desk opens on "
             f"{describe_moment(opening, schedule)}." + typical
         )
-    if anyone_online:
-        return None
     return (
         f"@{handle} is open, but no one is online right now. A person will answer as soon as "
         "one is back." + typical

@@ -96,6 +96,10 @@ class Hub:
     def is_online(self, account_id: str) -> bool:
         return account_id in self._by_account
 
+    def has_brand_member(self, brand_id: str) -> bool:
+        """Whether a member of the brand has a live socket on this node."""
+        return brand_id in self._by_brand
+
     def count(self) -> int:
         return sum(len(subscribers) for subscribers in self._by_account.values())
 

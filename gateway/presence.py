@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 
 class Presence(Protocol):
-    async def offline(self, account_ids: Iterable[str]) -> set[str]:
-        """Those of ``account_ids`` with no live socket on any node."""
+    async def offline(self, account_ids: Iterable[str], *, unsure: bool = True) -> set[str]:
+        """Those of ``account_ids`` with no live socket on any node. ``unsure``: what an
+        account counts as while other nodes cannot be asked (offline: pushed)."""
         ...
 
     async def start(self) -> None: ...
@@ -32,7 +33,7 @@ class LocalPresence:
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
 
-    async def offline(self, account_ids: Iterable[str]) -> set[str]:
+    async def offline(self, account_ids: Iterable[str], *, unsure: bool = True) -> set[str]:
         return {account_id for account_id in account_ids if not self._hub.is_online(account_id)}
 
     async def start(self) -> None:
@@ -101,7 +102,7 @@ class RedisPresence:
                 log.warning("presence: Redis unavailable (%s); will register again", error)
                 await asyncio.sleep(1)
 
-    async def offline(self, account_ids: Iterable[str]) -> set[str]:
+    async def offline(self, account_ids: Iterable[str], *, unsure: bool = True) -> set[str]:
         accounts = [a for a in account_ids if not self._hub.is_online(a)]
         if not accounts:
             return set()
@@ -116,8 +117,11 @@ class RedisPresence:
                 flags = await self._client.mget([self._node_key(node) for node in nodes])
                 alive = {node for node, flag in zip(nodes, flags, strict=True) if flag}
         except (RedisError, OSError) as error:
-            log.warning("presence: Redis unavailable (%s); counting remote accounts offline", error)
-            return set(accounts)
+            log.warning(
+                "presence: Redis unavailable (%s); counting remote accounts %s",
+                error, "offline" if unsure else "online",
+            )  # fmt: skip
+            return set(accounts) if unsure else set()
         return {
             account_id
             for account_id, found in zip(accounts, members, strict=True)

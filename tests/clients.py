@@ -4,9 +4,11 @@ the ``websockets`` library, as any third-party client would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,9 +152,9 @@ class Socket:
 
     async def send_message(
         self, text: str, *, to: str | None = None, conversation_id: str | None = None,
-        client_id: str | None = None,
+        client_id: str | None = None, skipped: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        """Send and wait for the ack (skipping other frames)."""
+        """Send and wait for the ack (skipping other frames, kept in ``skipped`` if given)."""
         ref = f"r{next(self.refs)}"
         frame: dict[str, Any] = {
             "type": "send", "ref": ref, "client_id": client_id or uuid.uuid4().hex, "text": text,
@@ -167,6 +169,8 @@ class Socket:
             if reply.get("ref") == ref:
                 assert reply["type"] == "ack", reply
                 return reply
+            if skipped is not None:
+                skipped.append(reply)
 
     async def messages(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
         """The next ``count`` message objects this socket receives, other frames skipped."""
@@ -189,3 +193,15 @@ class Socket:
                     await self.connection.recv()
         except websockets.ConnectionClosed as closed:
             return closed.rcvd.code if closed.rcvd else None
+
+
+@contextlib.asynccontextmanager
+async def staffed(ws_url: str, *members: User) -> AsyncIterator[None]:
+    """Brand members online meanwhile: a consumer writing then gets no automatic answer
+    (PROTOCOL 6), for tests about something else."""
+    sockets = [await Socket.open(ws_url, member) for member in members]
+    try:
+        yield
+    finally:
+        for socket in sockets:
+            await socket.close()

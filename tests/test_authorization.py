@@ -24,7 +24,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.clients import Api, Socket, User
+from tests.clients import Api, Socket, User, staffed
 from tests.gateway_process import GatewayProcess
 
 # Shaped like the gateway's ids (a prefix and 26 Crockford characters), never given out.
@@ -66,9 +66,10 @@ async def build_world(gateway: GatewayProcess, api: Api) -> World:
     handle = await api.create_brand(owner, "acme")
     await api.add_member(owner, handle, agent)
     rival_handle = await api.create_brand(rival, "rival")
-    conversation_id = await open_thread(gateway, consumer, handle, "my order never came")
-    stranger_conversation_id = await open_thread(gateway, stranger, handle, "hello there")
-    rival_conversation_id = await open_thread(gateway, consumer, rival_handle, "hi rival")
+    async with staffed(gateway.ws_url, owner, rival):
+        conversation_id = await open_thread(gateway, consumer, handle, "my order never came")
+        stranger_conversation_id = await open_thread(gateway, stranger, handle, "hello there")
+        rival_conversation_id = await open_thread(gateway, consumer, rival_handle, "hi rival")
     signed_out = await api.sign_in(consumer)
     response = await api.call("DELETE", "/v1/sessions/current", signed_out)
     assert response.status_code == 204, response.text

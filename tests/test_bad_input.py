@@ -240,6 +240,7 @@ async def test_text_of_exactly_4000_characters_after_trimming_is_accepted(
     owner = await api.sign_up("owner")
     handle = await api.create_brand(owner)
     sender = await api.sign_up("sender")
+    desk = await Socket.open(gateway.ws_url, owner)  # no automatic answer in the history
     socket = await Socket.open(gateway.ws_url, sender)
     try:
         text = "é" * 3999 + "!"
@@ -252,6 +253,7 @@ async def test_text_of_exactly_4000_characters_after_trimming_is_accepted(
         )  # fmt: skip
     finally:
         await socket.close()
+        await desk.close()
     [message] = await api.history(sender, ack["conversation_id"])
     assert message["text"] == text
     assert len(message["text"]) == 4000
@@ -264,6 +266,7 @@ async def test_out_of_range_numbers_on_a_real_conversation_are_invalid_not_inter
     owner = await api.sign_up("owner")
     handle = await api.create_brand(owner)
     sender = await api.sign_up("sender")
+    desk = await Socket.open(gateway.ws_url, owner)  # no automatic answer in the history
     socket = await Socket.open(gateway.ws_url, sender)
     try:
         ack = await socket.send_message("hi", to=f"@{handle}")
@@ -284,6 +287,7 @@ async def test_out_of_range_numbers_on_a_real_conversation_are_invalid_not_inter
         assert synced["last_seq"] == 1
     finally:
         await socket.close()
+        await desk.close()
     assert [m["text"] for m in await api.history(sender, conversation_id)] == ["hi"]
     assert "Traceback" not in gateway.log()
 

@@ -213,6 +213,9 @@ async def test_offline_then_online_delivers_once(
         page, watch = await open_app(browser, own_gateway.http_url)
         await sign_in(page, lea.email)
         conversation_id = await start_chat(page, desk.handle, "Before the outage")
+        # Nobody of the brand is online: the gateway's answer is shown as its own.
+        answer = page.locator('#messages .message.system[data-seq="2"]')
+        await expect(answer).to_contain_text("is online right now")
 
         await asyncio.to_thread(own_gateway.stop)
         await expect(page.locator("#connection")).to_contain_text("offline", timeout=LIVE_MS)
@@ -224,21 +227,19 @@ async def test_offline_then_online_delivers_once(
         assert await pending.get_attribute("data-seq") is None
 
         await asyncio.to_thread(own_gateway.start)
-        confirmed = page.locator('#messages .message[data-seq="2"] .message-text')
+        confirmed = page.locator('#messages .message[data-seq="3"] .message-text')
         await expect(confirmed).to_have_text(text, timeout=RECONNECT_MS)
         await expect(pending).to_have_count(0)
         await expect(page.locator("#connection")).to_contain_text("online")
 
         history = await api.history(desk.agent, conversation_id)
-        assert [m["text"] for m in history] == ["Before the outage", text]
+        assert [m["sender"]["role"] for m in history] == ["consumer", "system", "consumer"]
+        assert [m["text"] for m in history][::2] == ["Before the outage", text]
         # A reload neither resends nor loses it.
         await page.reload()
-        await expect(page.locator("#messages .message[data-seq]")).to_have_count(2)
+        await expect(page.locator("#messages .message[data-seq]")).to_have_count(3)
         await expect(page.locator("#messages .message.pending")).to_have_count(0)
-        assert [m["text"] for m in await api.history(desk.agent, conversation_id)] == [
-            "Before the outage",
-            text,
-        ]
+        assert await api.history(desk.agent, conversation_id) == history
         assert_clean(watch)
     finally:
         await api.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.clients import Api, Socket, User
+from tests.clients import Api, Socket, User, staffed
 from tests.gateway_process import GatewayProcess
 
 
@@ -17,11 +17,11 @@ async def test_sync_returns_what_was_missed_in_order_then_synced(
     gateway: GatewayProcess, api: Api
 ) -> None:
     _, agent, consumer, handle = await _desk(api)
+    desk = await Socket.open(gateway.ws_url, agent)
     phone = await Socket.open(gateway.ws_url, consumer)
     first = await phone.send_message("one", to=f"@{handle}")
     conversation_id = first["conversation_id"]
     await phone.close()  # the phone goes offline
-    desk = await Socket.open(gateway.ws_url, agent)
     for text in ("two", "three", "four"):
         await desk.send_message(text, conversation_id=conversation_id)
 
@@ -51,7 +51,8 @@ async def test_sync_returns_what_was_missed_in_order_then_synced(
 async def test_sync_of_a_long_history_is_complete_and_ordered(
     gateway: GatewayProcess, api: Api
 ) -> None:
-    _, _, consumer, handle = await _desk(api)
+    _, agent, consumer, handle = await _desk(api)
+    desk = await Socket.open(gateway.ws_url, agent)  # no automatic answer in the history
     socket = await Socket.open(gateway.ws_url, consumer)
     first = await socket.send_message("0", to=f"@{handle}")
     conversation_id = first["conversation_id"]
@@ -72,6 +73,7 @@ async def test_sync_of_a_long_history_is_complete_and_ordered(
     assert (await reader.recv())["last_seq"] == 1200
     await socket.close()
     await reader.close()
+    await desk.close()
 
 
 async def test_read_receipts_move_forward_only_and_are_relayed(
@@ -205,9 +207,10 @@ async def test_listing_is_newest_first_filtered_and_paged(
 async def test_history_after_a_seq_beyond_any_column_is_empty(
     gateway: GatewayProcess, api: Api
 ) -> None:
-    _, _, consumer, handle = await _desk(api)
+    _, agent, consumer, handle = await _desk(api)
     socket = await Socket.open(gateway.ws_url, consumer)
-    conversation_id = (await socket.send_message("hi", to=f"@{handle}"))["conversation_id"]
+    async with staffed(gateway.ws_url, agent):
+        conversation_id = (await socket.send_message("hi", to=f"@{handle}"))["conversation_id"]
     for after_seq in (2**31 - 1, 2**31, 2**53):
         page = await api.call(
             "GET", f"/v1/conversations/{conversation_id}/messages", consumer,

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from tests.clients import Api, Socket
+from tests.clients import Api, Socket, staffed
 from tests.gateway_process import GatewayProcess
 
 PER_SENDER = 100
@@ -46,7 +46,8 @@ async def test_twenty_concurrent_senders_agree_on_one_order(
         await api.add_member(owner, handle, agent)
 
     first = await Socket.open(gateway.ws_url, consumer)
-    opening = await first.send_message("hello desk", to=f"@{handle}")
+    async with staffed(gateway.ws_url, owner):
+        opening = await first.send_message("hello desk", to=f"@{handle}")
     conversation_id = opening["conversation_id"]
 
     consumer_devices = [first] + [
@@ -109,6 +110,7 @@ async def test_a_retried_client_id_stores_one_message_and_repeats_its_ack(
     phone = await Socket.open(gateway.ws_url, consumer)
     laptop = await Socket.open(gateway.ws_url, await api.sign_in(consumer))
     client_id = uuid.uuid4().hex
+    desk = await Socket.open(gateway.ws_url, owner)  # no automatic answer in the history
 
     first = await phone.send_message("once only", to=f"@{handle}", client_id=client_id)
     second = await phone.send_message("once only", to=f"@{handle}", client_id=client_id)
@@ -126,6 +128,7 @@ async def test_a_retried_client_id_stores_one_message_and_repeats_its_ack(
 
     history = await api.history(consumer, first["conversation_id"])
     assert [(m["client_id"], m["seq"]) for m in history] == [(client_id, 1)]
+    await desk.close()
     await phone.close()
     await laptop.close()
 

@@ -193,6 +193,10 @@ async def test_connected_clients_get_everything_sent_while_redis_was_down(
     handle = await api.create_brand(owner)
     consumer_socket = await Socket.open(a.ws_url, consumer)
     desk = await Socket.open(b.ws_url, owner)
+    # Also on the consumer's node, which then knows without Redis that nobody needs the
+    # automatic answer (after Redis restarts, node B says again who is on it only at its
+    # next heartbeat).
+    local_desk = await Socket.open(a.ws_url, await api.sign_in(owner))
     opening = await consumer_socket.send_message("before", to=f"@{handle}")
     conversation_id = opening["conversation_id"]
     await _drain(desk, 1)
@@ -216,6 +220,7 @@ async def test_connected_clients_get_everything_sent_while_redis_was_down(
         assert frame["type"] != "message" or frame["message"]["seq"] <= 41
     await consumer_socket.close()
     await desk.close()
+    await local_desk.close()
 
 
 async def test_a_lost_subscription_is_repaired_from_the_database(
@@ -265,6 +270,8 @@ async def test_a_node_killed_mid_stream_loses_nothing_acked(
     owner = await api.sign_up("owner")
     handle = await api.create_brand(owner)
     consumers: list[User] = [await api.sign_up(f"c{i}") for i in range(50)]
+    # A member online on the node that lives: no automatic answers among the messages.
+    desk = await Socket.open(a.ws_url, owner)
     sockets = [await Socket.open(b.ws_url, consumer) for consumer in consumers]
     acked: dict[str, dict[str, Any]] = {}
     outboxes: list[list[str]] = [[uuid.uuid4().hex for _ in range(20)] for _ in consumers]
@@ -314,6 +321,7 @@ async def test_a_node_killed_mid_stream_loses_nothing_acked(
         for message in synced:
             if message["client_id"] in acked:
                 assert message["id"] == acked[message["client_id"]]["id"]
+    await desk.close()
 
 
 async def test_sigterm_under_load_closes_with_1001_and_every_ack_is_stored(
@@ -369,6 +377,7 @@ async def test_database_unreachable_means_errors_never_acks_and_heals_by_itself(
         api = api_of(node)
         owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
         handle = await api.create_brand(owner)
+        desk = await Socket.open(node.ws_url, owner)  # no automatic answer among the seqs
         socket = await Socket.open(node.ws_url, consumer)
         before = await socket.send_message("before", to=f"@{handle}")
         conversation_id = before["conversation_id"]
@@ -396,6 +405,7 @@ async def test_database_unreachable_means_errors_never_acks_and_heals_by_itself(
         )
         assert retried["seq"] == 3
         await socket.close()
+        await desk.close()
     finally:
         if proxy.running:
             await proxy.cut()

@@ -99,7 +99,9 @@ async def test_a_message_queued_before_a_reload_is_sent_after_it_once(
     conversations = await api.call("GET", "/v1/conversations", consumer)
     [conversation] = conversations.json()["conversations"]
     history = await api.history(consumer, conversation["id"])
-    assert [m["text"] for m in history] == ["sent before the reload"]
+    # Nobody of the brand online: the gateway's automatic answer follows it.
+    assert [(m["sender"]["role"], m["seq"]) for m in history] == [("consumer", 1), ("system", 2)]
+    assert history[0]["text"] == "sent before the reload"
     assert await page.evaluate("client.pending().length") == 0
 
 

@@ -268,11 +268,13 @@ async def test_a_crashed_process_resends_its_outbox_when_it_starts_again(
     async with asyncio.timeout(60):
         await restarted.flush()
     history = await api.history(consumer, committed["conversation_id"])
-    assert [m["text"] for m in history] == [f"acked {n}" for n in range(3)] + [
-        f"queued {n}" for n in range(4)
-    ]
-    assert [m["seq"] for m in history] == list(range(1, 8))
-    assert history[3]["id"] == committed["id"]
+    # Nobody of the brand was online: the gateway answered the first message (PROTOCOL 6).
+    assert [m["sender"]["role"] for m in history] == ["consumer", "system"] + ["consumer"] * 6
+    assert [m["text"] for m in history if m["sender"]["role"] == "consumer"] == [
+        f"acked {n}" for n in range(3)
+    ] + [f"queued {n}" for n in range(4)]
+    assert [m["seq"] for m in history] == list(range(1, 9))
+    assert history[4]["id"] == committed["id"]
     assert restarted.pending() == []
     await restarted.close()
     await api.close()
@@ -299,8 +301,10 @@ async def test_rate_limited_sends_are_retried_in_order(
     async with asyncio.timeout(60):
         await asyncio.gather(*sends)
     history = await api.history(agent, first.conversation_id)
-    assert [m["text"] for m in history] == texts
-    assert [m["seq"] for m in history] == list(range(1, 31))
+    # The automatic answer to the first message (nobody online) came before its ack.
+    assert history[1]["sender"]["role"] == "system"
+    assert [m["text"] for m in history if m["sender"]["role"] == "consumer"] == texts
+    assert [m["seq"] for m in history] == list(range(1, 32))
     refusals = [r for r in caplog.records if "refused (rate_limited)" in r.getMessage()]
     assert refusals, "the gateway never refused a send: the test proved nothing"
 
@@ -337,7 +341,11 @@ async def test_conversations_started_while_away_are_found_and_synced(
     seen = Collector(sam, stack)
     await sam.sync()
     new_id = opened[0]["conversation_id"]
-    assert [m.text for m in seen.messages(new_id)] == [f"new thread {n}" for n in range(3)]
+    # Nobody was online: the gateway answered the new thread's first message.
+    assert [
+        (m.sender.role, m.text) for m in seen.messages(new_id) if m.sender.role != "system"
+    ] == [("consumer", f"new thread {n}") for n in range(3)]
+    assert [m.sender.role for m in seen.messages(new_id)][:2] == ["consumer", "system"]
     assert [(m.seq, m.id) for m in seen.messages(before["conversation_id"])] == [
         (missed["seq"], missed["id"])
     ]

@@ -331,13 +331,18 @@ async def test_hours_are_set_by_owners_and_admins_and_shown_publicly(
     assert cleared.status_code == 200 and cleared.json()["hours"] is None
 
 
-async def system_message(socket: Socket) -> dict[str, Any]:
-    """The next message from the gateway itself that ``socket`` receives."""
-    while True:
-        frame = await socket.recv_until("message")
-        if frame["message"]["sender"]["role"] == "system":
-            message: dict[str, Any] = frame["message"]
-            return message
+async def send_answered(
+    socket: Socket, text: str, **where: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send; the ack and the gateway's own answer, which comes before the ack."""
+    before_ack: list[dict[str, Any]] = []
+    ack = await socket.send_message(text, skipped=before_ack, **where)
+    [answer] = [
+        frame["message"]
+        for frame in before_ack
+        if frame["type"] == "message" and frame["message"]["sender"]["role"] == "system"
+    ]
+    return ack, answer
 
 
 async def roles_of(api: Api, user: User, conversation_id: str) -> list[str]:
@@ -356,10 +361,9 @@ async def test_a_closed_desk_answers_once_per_case_with_the_next_opening(
     assert (await set_hours(api, owner, handle, paris)).status_code == 200
     desk = await Socket.open(gateway.ws_url, agent)  # a member is online: the desk is closed
     phone = await Socket.open(gateway.ws_url, lea)
-    ack = await phone.send_message("my line is dead", to=f"@{handle}")
+    ack, auto = await send_answered(phone, "my line is dead", to=f"@{handle}")
     conversation_id = ack["conversation_id"]
     assert ack["seq"] == 1
-    auto = await system_message(phone)
     assert auto["seq"] == 2
     assert auto["sender"] == {"id": "a_system", "role": "system", "display_name": "atdesk"}
     assert f"@{handle} is closed now" in auto["text"]
@@ -377,8 +381,7 @@ async def test_a_closed_desk_answers_once_per_case_with_the_next_opening(
     agent = await api.sign_in(agent)
     await phone.close()
     phone = await Socket.open(gateway.ws_url, lea)
-    ack = await phone.send_message("again", conversation_id=conversation_id)
-    auto = await system_message(phone)
+    ack, auto = await send_answered(phone, "again", conversation_id=conversation_id)
     assert auto["seq"] == ack["seq"] + 1 == 7
     assert "Mon 26 Oct at 09:00 (Europe/Paris)" in auto["text"]
     assert await roles_of(api, lea, conversation_id) == [
@@ -401,8 +404,7 @@ async def test_an_open_desk_answers_only_when_no_member_is_online(
     assert (await set_hours(api, owner, handle, hours)).status_code == 200
     # Nobody online: one honest message, no fake human.
     phone = await Socket.open(gateway.ws_url, lea)
-    ack = await phone.send_message("hi", to=f"@{handle}")
-    auto = await system_message(phone)
+    ack, auto = await send_answered(phone, "hi", to=f"@{handle}")
     assert auto["seq"] == 2
     assert auto["text"] == (
         f"@{handle} is open, but no one is online right now. A person will answer as soon as "
@@ -416,4 +418,33 @@ async def test_an_open_desk_answers_only_when_no_member_is_online(
     await desk.send_message("Hello Max", conversation_id=ack["conversation_id"])
     assert await roles_of(api, max_, ack["conversation_id"]) == ["consumer", "agent"]
     for socket in (phone, desk, other):
+        await socket.close()
+
+
+async def test_a_brand_without_hours_answers_once_per_case_when_nobody_is_online(
+    api: Api, gateway: GatewayProcess
+) -> None:
+    _, agent, handle = await api.desk("nohours")
+    lea, max_ = await api.sign_up("lea"), await api.sign_up("max")
+    phone = await Socket.open(gateway.ws_url, lea)
+    ack, auto = await send_answered(phone, "hi", to=f"@{handle}")
+    conversation_id = ack["conversation_id"]
+    assert (ack["seq"], auto["seq"]) == (1, 2)
+    assert auto["sender"] == {"id": "a_system", "role": "system", "display_name": "atdesk"}
+    assert auto["text"] == (
+        f"No one at @{handle} is online right now. A person will answer as soon as one is back."
+    )
+    # One per case: writing again while nobody is online gets no second one.
+    await phone.send_message("hello?", conversation_id=conversation_id)
+    assert await roles_of(api, lea, conversation_id) == ["consumer", "system", "consumer"]
+
+    # A member online: a new case gets no automatic answer; the member's is the next one.
+    desk = await Socket.open(gateway.ws_url, agent)
+    other = await Socket.open(gateway.ws_url, max_)
+    opened = await other.send_message("hi", to=f"@{handle}")
+    await desk.send_message("Hello Max", conversation_id=opened["conversation_id"])
+    assert await roles_of(api, max_, opened["conversation_id"]) == ["consumer", "agent"]
+
+    await desk.close()
+    for socket in (phone, other):
         await socket.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -48,13 +48,21 @@ _PARTICIPANTS_CACHE_SIZE = 100_000
 
 @dataclasses.dataclass(frozen=True)
 class ConsumerWrote:
-    """A consumer's message committed into a case that wants routing or a closed-desk
-    answer."""
+    """A consumer's message committed into a case that wants routing or may want the
+    automatic answer (PROTOCOL 6: nobody online, or the desk closed)."""
 
     conversation_id: str
+    brand_id: str
     case_number: int
     route: bool  # the case opened (new or reopened) at a brand that routes automatically
-    answer_if_closed: bool  # the brand keeps opening hours
+    hours: str | None  # the brand's opening hours as stored, if it keeps any
+    unanswered: bool  # neither a member nor the automatic answer has answered the case yet
+
+
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    message: Message
+    wrote: ConsumerWrote | None  # a consumer's new message; None for a member's or a replay
 
 
 class ConversationHandler:
@@ -69,9 +77,10 @@ class ConversationHandler:
         # Every reconnecting socket syncs each of its conversations: in a storm, many of
         # those reads share one trip to the database.
         self._histories = GroupRead(db, _history_page)
-        # Told after a consumer's message commits, when there is something to do: route
-        # the case, answer a closed desk (gateway.handlers.service).
-        self.after_consumer_message: Callable[[ConsumerWrote], None] | None = None
+        # Awaited after a consumer's message commits and before it is acknowledged, so the
+        # automatic answer, when one is due, has its seq before anything else can follow;
+        # it also starts routing (gateway.handlers.service).
+        self.after_consumer_message: Callable[[ConsumerWrote], Awaitable[None]] | None = None
         # Told the brand id after a case is resolved: an agent may take a queued case.
         self.after_case_resolved: Callable[[str], None] | None = None
 
@@ -80,23 +89,26 @@ class ConversationHandler:
     async def send(self, viewer: Viewer, frame: Send) -> Message:
         """Commit one message (or find the one this client_id already made) and publish it."""
         try:
-            return await self._sends.submit((viewer, frame))
+            sent = await self._sends.submit((viewer, frame))
         except IntegrityError:
             # Another node committed the same client_id (or opened the same thread) first.
-            return await self._sends.submit((viewer, frame))
+            sent = await self._sends.submit((viewer, frame))
+        if sent.wrote is not None and self.after_consumer_message is not None:
+            await self.after_consumer_message(sent.wrote)
+        return sent.message
 
     async def drain(self) -> None:
         """Wait for every send taken in so far to be committed (for a graceful shutdown)."""
         await self._sends.drain()
 
-    def _send_in(self, tx: Transaction, unit: tuple[Viewer, Send]) -> Message:
+    def _send_in(self, tx: Transaction, unit: tuple[Viewer, Send]) -> Sent:
         viewer, frame = unit
         session = tx.session
         existing = store.message_by_client_id(
             session, sender_id=viewer.account_id, client_id=frame.client_id
         )
         if existing is not None:
-            return existing
+            return Sent(existing, None)
         conversation, created = self._thread_for_send(session, viewer, frame)
         role = (
             SenderRole.CONSUMER
@@ -121,22 +133,26 @@ class ConversationHandler:
             self._publish_conversation(tx, conversation)
         if taken:
             queue.publish_moved_behind(tx, self._bus, conversation)
-        if role is SenderRole.CONSUMER and self.after_consumer_message is not None:
-            # Decided here, on the brand row the transaction holds, not in a read of its
-            # own after every message: most brands neither route nor keep hours.
+        wrote = None
+        if role is SenderRole.CONSUMER:
+            # Decided here, on the rows the transaction holds, not in reads of their own
+            # after every message: most messages go to cases a member has answered.
             brand = session.get(Brand, conversation.brand_id)
             assert brand is not None
+            opened = created or appended.conversation_changed
             wrote = ConsumerWrote(
                 conversation_id=conversation.id,
+                brand_id=conversation.brand_id,
                 case_number=conversation.case_number,
-                route=(created or appended.conversation_changed) and brand.auto_assign,
-                answer_if_closed=brand.hours is not None,
+                route=opened and brand.auto_assign,
+                hours=brand.hours,
+                unanswered=opened
+                or service_store.unanswered(
+                    session, conversation_id=conversation.id, number=conversation.case_number
+                ),
             )
-            if wrote.route or wrote.answer_if_closed:
-                hook = self.after_consumer_message
-                tx.after_commit(lambda: hook(wrote))
         self._publish_message(tx, conversation, appended.row)
-        return appended.row
+        return Sent(appended.row, wrote)
 
     def _publish_message(
         self, tx: Transaction, conversation: Conversation, row: Message,

@@ -19,8 +19,9 @@ from gateway.database import Database, Transaction
 from gateway.errors import ApiError, not_found
 from gateway.handlers.brands import find_brand, public_figures
 from gateway.handlers.conversations import ConsumerWrote, ConversationHandler
+from gateway.hub import Hub
 from gateway.ids import format_time, utc_now
-from gateway.models import Brand, Case
+from gateway.models import Brand
 from gateway.presence import Presence
 from gateway.schemas import (
     AccountRef,
@@ -44,9 +45,10 @@ COMMENTS_SHOWN = 20
 
 class ServiceHandler:
     def __init__(
-        self, db: Database, presence: Presence, conversations: ConversationHandler
+        self, db: Database, hub: Hub, presence: Presence, conversations: ConversationHandler
     ) -> None:
         self._db = db
+        self._hub = hub
         self._presence = presence
         self._conversations = conversations
         self._tasks: set[asyncio.Task[None]] = set()
@@ -136,9 +138,25 @@ class ServiceHandler:
 
     # --- after a consumer's message ----------------------------------------------------
 
-    def consumer_wrote(self, wrote: ConsumerWrote) -> None:
-        """Called after the commit (never blocks the send): route and reply in a task."""
-        self._spawn(self._after_consumer_message(wrote))
+    async def consumer_wrote(self, wrote: ConsumerWrote) -> None:
+        """Awaited after a consumer's message commits, before its ack: the automatic answer
+        when one is due (so it follows the message at once); routing runs in a task."""
+        if wrote.route:
+            self._spawn(self._route_new_case(wrote.conversation_id, wrote.case_number))
+        if not wrote.unanswered or self._attended_here(wrote):
+            return
+        try:
+            await self._auto_reply(wrote.conversation_id, wrote.case_number)
+        except Exception:
+            # The message is committed: it is acknowledged whatever happened here.
+            log.exception("the automatic reply for %s failed", wrote.conversation_id)
+
+    def _attended_here(self, wrote: ConsumerWrote) -> bool:
+        """A member has a socket on this node and the desk is open: no answer is due, and
+        nothing needs reading to know it (the common case under load)."""
+        return self._hub.has_brand_member(wrote.brand_id) and not hours.answer_due(
+            hours.schedule_from_json(wrote.hours), utc_now(), anyone_online=True
+        )
 
     def case_resolved(self, brand_id: str) -> None:
         """Called after a resolve commits: the agent is freer; the queue may move."""
@@ -170,20 +188,17 @@ class ServiceHandler:
         while self._tasks:
             await asyncio.wait(list(self._tasks))
 
-    async def _after_consumer_message(self, wrote: ConsumerWrote) -> None:
-        try:
-            if wrote.route:
-                await self._route_new_case(wrote.conversation_id, wrote.case_number)
-            if wrote.answer_if_closed:
-                await self._auto_reply(wrote.conversation_id, wrote.case_number)
-        except Exception:
-            log.exception("routing or automatic reply for %s failed", wrote.conversation_id)
-
     async def _route_new_case(self, conversation_id: str, case_number: int) -> None:
         """A case opened (new or reopened). Unassigned, it joins the queue behind the cases
         waiting longer, and the queue is routed in order. Still assigned (reopened), it
         stays with its assignee if online, else goes to the least busy online candidate,
         or to the queue when nobody is online."""
+        try:
+            await self._route_opened_case(conversation_id, case_number)
+        except Exception:
+            log.exception("routing %s failed", conversation_id)
+
+    async def _route_opened_case(self, conversation_id: str, case_number: int) -> None:
         facts = await self._db.read(lambda s: _routing_facts(s, conversation_id))
         if facts is None:
             return
@@ -251,11 +266,18 @@ class ServiceHandler:
         facts = await self._db.read(lambda s: _auto_reply_facts(s, conversation_id, case_number))
         if facts is None:
             return
-        offline = await self._presence.offline(facts.member_ids)
+        # Unsure whether a member is online (Redis down), say nothing: a wrong "nobody is
+        # here" is worse than none, and the case's next message asks again.
+        offline = await self._presence.offline(facts.member_ids, unsure=False)
+        anyone_online = len(offline) < len(set(facts.member_ids))
+        now = utc_now()
+        if not hours.answer_due(facts.schedule, now, anyone_online=anyone_online):
+            return
+        brand_id = facts.brand.id
+        figures = await self._db.read(lambda s: public_figures(s, [brand_id])[brand_id])
         text = hours.auto_reply_text(
-            handle=facts.brand.handle, schedule=facts.schedule, now=utc_now(),
-            anyone_online=len(offline) < len(set(facts.member_ids)),
-            median_first_response_s=facts.median_first_response_s,
+            handle=facts.brand.handle, schedule=facts.schedule, now=now,
+            anyone_online=anyone_online, median_first_response_s=figures.median_first_response_s,
         )  # fmt: skip
         if text is not None:
             await self._conversations.post_system_message(conversation_id, case_number, text)
@@ -300,30 +322,25 @@ def _routing_facts(session: Session, conversation_id: str) -> _RoutingFacts | No
 @dataclass(frozen=True)
 class _AutoReplyFacts:
     brand: Brand
-    schedule: hours.Schedule
+    schedule: hours.Schedule | None
     member_ids: list[str]
-    median_first_response_s: float | None
 
 
 def _auto_reply_facts(
     session: Session, conversation_id: str, case_number: int
 ) -> _AutoReplyFacts | None:
-    """What the automatic reply needs, or None when it is not due: the brand has no
-    opening hours (it has not opted in), a human answered, or it was sent already."""
+    """What deciding on the automatic reply needs, or None when it is not due: a human
+    answered, it was sent already, or the case moved on."""
     conversation = conversation_store.conversation_by_id(session, conversation_id=conversation_id)
     if conversation is None or conversation.case_number != case_number:
         return None
+    if not store.unanswered(session, conversation_id=conversation_id, number=case_number):
+        return None
     brand = session.get(Brand, conversation.brand_id)
-    if brand is None or brand.hours is None:
+    if brand is None:
         return None
-    case = session.get(Case, (conversation_id, case_number))
-    if case is None or case.auto_replied or case.first_response_at is not None:
-        return None
-    schedule = hours.schedule_from_json(brand.hours)
-    assert schedule is not None
     members = brand_store.member_ids(session, brand_ids=[brand.id])[brand.id]
-    figures = public_figures(session, [brand.id])[brand.id]
-    return _AutoReplyFacts(brand, schedule, members, figures.median_first_response_s)
+    return _AutoReplyFacts(brand, hours.schedule_from_json(brand.hours), members)
 
 
 def _figures(figures: service_rules.Figures) -> StatsFigures:

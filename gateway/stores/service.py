@@ -85,6 +85,12 @@ def rate(session: Session, *, case: Case, score: int, comment: str | None, now: 
     return bool(result.rowcount)
 
 
+def unanswered(session: Session, *, conversation_id: str, number: int) -> bool:
+    """Whether neither a member nor the automatic reply has answered the case yet."""
+    case = session.get(Case, (conversation_id, number))
+    return case is not None and case.first_response_at is None and not case.auto_replied
+
+
 def claim_auto_reply(session: Session, *, conversation_id: str, number: int) -> bool:
     """Mark the case's automatic reply as sent, if no human answered it and none was sent."""
     result = session.exec(

@@ -210,13 +210,15 @@ test('after a reconnect it catches up by itself: threads it is behind in, and ne
   const { conversation_id: fresh } = await maxClient.send(`@${handle}`, 'a new thread while away');
   reachable = true;
 
-  // No sync() call here: reconnecting alone must bring all of it, once each, in order.
-  await until(() => samSeen.message.length === 4, 20_000, 'the catch-up');
+  // No sync() call here: reconnecting alone must bring all of it, once each, in order:
+  // 4 messages, and the gateway's automatic answer in each thread (nobody was online).
+  await until(() => samSeen.message.length === 6, 20_000, 'the catch-up');
   const byThread = (id) => samSeen.message.filter((m) => m.conversation_id === id);
   assert.deepEqual(rows(byThread(known)), rows(await history(shared.url, consumer.token, known)));
   assert.deepEqual(rows(byThread(fresh)), rows(await history(shared.url, max.token, fresh)));
+  assert.equal(samSeen.message.filter((m) => m.sender.role === 'system').length, 2);
   await sleep(200);
-  assert.equal(samSeen.message.length, 4);
+  assert.equal(samSeen.message.length, 6);
 });
 
 test('4401 stops reconnecting: a revoked token fails the client, for good', { timeout: 60_000 }, async () => {
@@ -275,7 +277,10 @@ test('the outbox survives a new client instance through a localStorage-like stor
   await reloaded.flush();
   const [conversation] = await reloaded.allConversations();
   const stored = await history(shared.url, consumer.token, conversation.id);
-  assert.deepEqual(stored.map((m) => [m.seq, m.client_id, m.text]), restored.map((e, n) => [n + 1, e.client_id, e.text]));
+  // Nobody of the brand was online: the gateway answered the first message at once.
+  assert.deepEqual(stored.map((m) => [m.seq, m.sender.role]), [[1, 'consumer'], [2, 'system'], [3, 'consumer']]);
+  const written = stored.filter((m) => m.sender.role === 'consumer');
+  assert.deepEqual(written.map((m) => [m.client_id, m.text]), restored.map((e) => [e.client_id, e.text]));
   assert.deepEqual(JSON.parse(storage.getItem(`atdesk:${consumer.account_id}`)).outbox, []);
 
   // A crash after the commit but before the ack was recorded: the entry is sent again,
@@ -289,6 +294,7 @@ test('the outbox survives a new client instance through a localStorage-like stor
   await afterCrash.connect();
   await afterCrash.flush();
   const final = await history(shared.url, consumer.token, conversation.id);
-  assert.deepEqual(final.map((m) => m.text), ['written offline', 'and a second one', 'acked, but the removal was lost']);
+  assert.deepEqual(final.filter((m) => m.sender.role === 'consumer').map((m) => m.text), ['written offline', 'and a second one', 'acked, but the removal was lost']);
+  assert.equal(final.length, 4);
   await Promise.all([reloaded.close(), afterCrash.close()]);
 });
