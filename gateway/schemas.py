@@ -105,7 +105,8 @@ class BrandPublic(Struct):
     service: ServiceFigures
     # Addition: the opening hours (PROTOCOL 6), null when the brand has set none.
     hours: OpeningHours | None = None
-    # Addition: new and reopened cases are assigned to the least busy online agent.
+    # Addition: new and reopened cases are assigned to the least busy online agent (on for
+    # new brands).
     auto_assign: bool = False
 
 

@@ -87,6 +87,11 @@ class Api:
         await self.add_member(owner, handle, member)
         return owner, member, handle
 
+    async def set_auto_assign(self, admin: User, handle: str, on: bool) -> None:
+        """Route the brand's cases automatically (new brands do) or by hand."""
+        response = await self.call("PATCH", f"/v1/brands/{handle}", admin, json={"auto_assign": on})
+        assert response.status_code == 200 and response.json()["auto_assign"] is on, response.text
+
     async def add_member(self, admin: User, handle: str, member: User, role: str = "agent") -> None:
         response = await self.call(
             "POST", f"/v1/brands/{handle}/members", admin,

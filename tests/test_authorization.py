@@ -66,6 +66,9 @@ async def build_world(gateway: GatewayProcess, api: Api) -> World:
     handle = await api.create_brand(owner, "acme")
     await api.add_member(owner, handle, agent)
     rival_handle = await api.create_brand(rival, "rival")
+    # Assigned by hand: who may see and do what, with no routing moving cases meanwhile.
+    for admin, brand in ((owner, handle), (rival, rival_handle)):
+        await api.set_auto_assign(admin, brand, False)
     async with staffed(gateway.ws_url, owner, rival):
         conversation_id = await open_thread(gateway, consumer, handle, "my order never came")
         stranger_conversation_id = await open_thread(gateway, stranger, handle, "hello there")

@@ -71,8 +71,9 @@ async def test_cases_go_to_the_least_busy_online_agent_or_wait_in_the_queue(
     handle = await api.create_brand(owner, "routed")
     for agent in (ana, ben):
         await api.add_member(owner, handle, agent)
-    patched = await api.call("PATCH", f"/v1/brands/{handle}", owner, json={"auto_assign": True})
-    assert patched.status_code == 200 and patched.json()["auto_assign"] is True
+    # A new brand routes its cases automatically; nothing to turn on.
+    brand = await api.call("GET", f"/v1/brands/{handle}")
+    assert brand.status_code == 200 and brand.json()["auto_assign"] is True
     desks = {ana.account_id: await Socket.open(own_gateway.ws_url, ana),
              ben.account_id: await Socket.open(own_gateway.ws_url, ben)}  # fmt: skip
     first, second = sorted(desks)
@@ -115,6 +116,7 @@ async def test_cases_go_to_the_least_busy_online_agent_or_wait_in_the_queue(
 async def test_brands_that_assign_by_hand_are_left_alone(api: Api, gateway: GatewayProcess) -> None:
     owner, agent, lea = [await api.sign_up(name) for name in ("owner", "agent", "lea")]
     handle = await api.create_brand(owner, "manual")
+    await api.set_auto_assign(owner, handle, False)
     await api.add_member(owner, handle, agent)
     desk = await Socket.open(gateway.ws_url, agent)
     phone = await Socket.open(gateway.ws_url, lea)
@@ -179,6 +181,7 @@ async def test_turning_routing_on_routes_the_waiting_cases_before_new_ones(
 ) -> None:
     owner, ana, ben = [await api.sign_up(name) for name in ("owner", "ana", "ben")]
     handle = await api.create_brand(owner, "turnedon")
+    await api.set_auto_assign(owner, handle, False)
     for agent in (ana, ben):
         await api.add_member(owner, handle, agent)
     waiting = await open_cases(api, gateway, handle, 5)  # by hand: nobody is assigned

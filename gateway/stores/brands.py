@@ -18,7 +18,7 @@ def insert_brand(
 ) -> Brand:  # fmt: skip
     brand = Brand(
         id=brand_id, handle=handle, name=name, name_lower=name.lower(),
-        description=description, created_at=now,
+        description=description, created_at=now, auto_assign=True,
     )  # fmt: skip
     session.add(brand)
     session.flush()
