@@ -487,3 +487,26 @@ async def test_sign_in_limits_hold_across_nodes(
         response = await api_of(node).call("POST", "/v1/sessions", json=wrong)
         codes.append(response.json()["error"]["code"])
     assert codes == ["bad_credentials"] * 3 + ["rate_limited"]
+
+
+async def test_the_automatic_answer_asks_every_node_who_is_online(
+    cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    a, b = cluster(2)
+    api = api_of(a)
+    owner, lea = await api.sign_up("owner"), await api.sign_up("lea")
+    staffed_handle = await api.create_brand(owner, "staffed")
+    empty_handle = await api.create_brand(await api.sign_up("away"), "empty")
+    desk = await Socket.open(b.ws_url, owner)  # online, but on the other node
+    phone = await Socket.open(a.ws_url, lea)
+    staffed = await phone.send_message("hi", to=f"@{staffed_handle}")
+    again = await phone.send_message("still there?", conversation_id=staffed["conversation_id"])
+    assert again["seq"] == 2  # no automatic answer came between
+    empty = await phone.send_message("hi", to=f"@{empty_handle}")
+    roles = {
+        handle: [m["sender"]["role"] for m in await api.history(lea, ack["conversation_id"])]
+        for handle, ack in ((staffed_handle, staffed), (empty_handle, empty))
+    }
+    assert roles == {staffed_handle: ["consumer", "consumer"], empty_handle: ["consumer", "system"]}
+    await phone.close()
+    await desk.close()

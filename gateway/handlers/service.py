@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,12 @@ from gateway.stores import service as store
 
 log = logging.getLogger(__name__)
 
+# How long a member seen online on another node counts as online for the automatic answer.
+# Presence across nodes is only as fresh as a node's heartbeat (seconds) anyway; without this,
+# every consumer message to an unanswered case whose desk sits on another node would cost a
+# database read and a Redis round trip before its ack.
+SEEN_ONLINE_S = 1.0
+
 COMMENTS_SHOWN = 20
 
 
@@ -54,6 +61,8 @@ class ServiceHandler:
         self._tasks: set[asyncio.Task[None]] = set()
         # Brand id -> whether another routing pass is wanted, while one runs on this node.
         self._queue_passes: dict[str, bool] = {}
+        # Brand id -> until when a member seen online elsewhere counts (SEEN_ONLINE_S).
+        self._seen_online: dict[str, float] = {}
 
     # --- ratings -----------------------------------------------------------------------
 
@@ -143,7 +152,7 @@ class ServiceHandler:
         when one is due (so it follows the message at once); routing runs in a task."""
         if wrote.route:
             self._spawn(self._route_new_case(wrote.conversation_id, wrote.case_number))
-        if not wrote.unanswered or self._attended_here(wrote):
+        if not wrote.unanswered or self._attended(wrote):
             return
         try:
             await self._auto_reply(wrote.conversation_id, wrote.case_number)
@@ -151,10 +160,15 @@ class ServiceHandler:
             # The message is committed: it is acknowledged whatever happened here.
             log.exception("the automatic reply for %s failed", wrote.conversation_id)
 
-    def _attended_here(self, wrote: ConsumerWrote) -> bool:
-        """A member has a socket on this node and the desk is open: no answer is due, and
-        nothing needs reading to know it (the common case under load)."""
-        return self._hub.has_brand_member(wrote.brand_id) and not hours.answer_due(
+    def _attended(self, wrote: ConsumerWrote) -> bool:
+        """A member has a socket on this node (or was seen online on another one just now)
+        and the desk is open: no answer is due, and nothing needs reading to know it (the
+        common case under load)."""
+        online = (
+            self._hub.has_brand_member(wrote.brand_id)
+            or self._seen_online.get(wrote.brand_id, 0.0) > time.monotonic()
+        )
+        return online and not hours.answer_due(
             hours.schedule_from_json(wrote.hours), utc_now(), anyone_online=True
         )
 
@@ -262,6 +276,12 @@ class ServiceHandler:
         # Only if still unassigned when written: an assignment made meanwhile stands.
         return await self._conversations.route(conversation_id, None, choice, chosen_from=None)
 
+    def _saw_online(self, brand_id: str) -> None:
+        now = time.monotonic()
+        if len(self._seen_online) >= 10_000:  # only brands seen in the last second matter
+            self._seen_online = {b: t for b, t in self._seen_online.items() if t > now}
+        self._seen_online[brand_id] = now + SEEN_ONLINE_S
+
     async def _auto_reply(self, conversation_id: str, case_number: int) -> None:
         facts = await self._db.read(lambda s: _auto_reply_facts(s, conversation_id, case_number))
         if facts is None:
@@ -270,6 +290,8 @@ class ServiceHandler:
         # here" is worse than none, and the case's next message asks again.
         offline = await self._presence.offline(facts.member_ids, unsure=False)
         anyone_online = len(offline) < len(set(facts.member_ids))
+        if anyone_online:
+            self._saw_online(facts.brand.id)
         now = utc_now()
         if not hours.answer_due(facts.schedule, now, anyone_online=anyone_online):
             return
