@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint, false
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 
@@ -63,6 +63,9 @@ class Membership(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc_column())
 
 
+_WAITING = "status = 'open' AND assignee_id IS NULL"
+
+
 class Conversation(SQLModel, table=True):
     """The one thread between a consumer and a brand; ``last_seq`` allocates message seqs."""
 
@@ -73,6 +76,13 @@ class Conversation(SQLModel, table=True):
         Index("ix_conversations_consumer_activity", "consumer_id", "last_message_at", "id"),
         # A node back from a bus outage reads the conversations active since it left.
         Index("ix_conversations_activity", "last_message_at"),
+        # A brand's queue: only the waiting conversations are in it (migration 0005).
+        Index(
+            "ix_conversations_queue",
+            "brand_id",
+            sqlite_where=text(_WAITING),
+            postgresql_where=text(_WAITING),
+        ),  # fmt: skip
     )
 
     id: str = Field(primary_key=True, max_length=40)

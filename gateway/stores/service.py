@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, literal_column, or_, update
 from sqlmodel import Session, col, select
 
 from gateway.ids import as_utc
@@ -179,7 +179,9 @@ def _queued_in(brand_ids: Collection[str]) -> Any:
         )
         .where(
             col(Conversation.brand_id).in_(sorted(brand_ids)),
-            col(Conversation.status) == "open",
+            # A literal, not a bound value: only then may SQLite use the partial index
+            # ix_conversations_queue, whose condition this must repeat.
+            col(Conversation.status) == literal_column("'open'"),
             col(Conversation.assignee_id).is_(None),
         )
     )
