@@ -45,19 +45,31 @@ export async function refreshConversations() {
   }
 }
 
-/** The last message of each listed conversation, for the inbox's one-line preview. */
+/** The last message of each listed conversation, for the inbox's one-line preview. The
+ * gateway's automatic answer (one per case, right after a consumer's message) says the
+ * same in every thread: the message before it says more, so the last two are read. */
 export async function loadPreviews(conversations) {
-  const missing = conversations.filter((c) => c.last_seq > 0 && state.previews.get(c.id)?.seq !== c.last_seq).slice(0, 60);
+  const missing = conversations.filter((c) => c.last_seq > 0 && state.previewsUpTo.get(c.id) !== c.last_seq).slice(0, 60);
   await Promise.all(missing.map(async (c) => {
     try {
-      const page = await client.messages(c.id, { afterSeq: c.last_seq - 1, limit: 1 });
-      const last = page.messages[page.messages.length - 1];
-      if (last && (state.previews.get(c.id)?.seq ?? 0) < last.seq) state.previews.set(c.id, last);
+      const page = await client.messages(c.id, { afterSeq: Math.max(0, c.last_seq - 2), limit: 2 });
+      for (const message of page.messages) updatePreview(message);
+      state.previewsUpTo.set(c.id, c.last_seq);
     } catch {
       // A preview is a nicety.
     }
   }));
   renderInbox();
+}
+
+/** Keep `message` as its conversation's preview if it is newer, and a person's or the
+ * first known. */
+function updatePreview(message) {
+  const id = message.conversation_id;
+  const known = state.previews.get(id);
+  const newer = (known?.seq ?? 0) < message.seq;
+  if (newer && (!known || message.sender.role !== 'system')) state.previews.set(id, message);
+  state.previewsUpTo.set(id, Math.max(state.previewsUpTo.get(id) ?? 0, message.seq));
 }
 
 export function onConversation(conversation) {
@@ -95,7 +107,7 @@ export async function onMessage(message) {
     };
     state.conversations.set(id, conversation);
   }
-  if ((state.previews.get(id)?.seq ?? 0) < message.seq) state.previews.set(id, message);
+  updatePreview(message);
   renderInbox();
   if (state.thread?.id === id) {
     addMessage(message);

@@ -13,7 +13,8 @@ export const state = {
   brands: new Map(), // handle -> public brand
   handle: null, // the brand picked
   conversations: new Map(), // id -> conversation (every brand of mine)
-  previews: new Map(), // id -> last message known {text, role}
+  previews: new Map(), // id -> the last message of a person known (atdesk's own only if none)
+  previewsUpTo: new Map(), // id -> the seq up to which the preview was looked for
   filter: { status: 'open', assignee: 'all' },
   route: { name: 'inbox', id: null },
   members: new Map(), // handle -> [member]
