@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -59,6 +60,8 @@ class RedisPresence:
         self._hub = hub
         self._changes: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # When this node last found that Redis had lost its registration (not at start).
+        self._registered_again_at = -float("inf")
         hub.presence_listener = lambda account_id, online: self._changes.put_nowait(
             (account_id, online)
         )
@@ -80,6 +83,8 @@ class RedisPresence:
             await self._client.delete(self._node_key(self._node_id))
 
     async def _run(self) -> None:
+        started = True
+        change: tuple[str, bool] | None = None  # taken from the queue, not yet written
         while True:
             try:
                 previous = await self._client.set(
@@ -89,15 +94,23 @@ class RedisPresence:
                     # A start, a Redis restart or a missed heartbeat: say again who is here.
                     for account_id in self._hub.accounts():
                         await self._client.sadd(self._account_key(account_id), self._node_id)
+                    if not started:
+                        # Other nodes say it again at their next heartbeat; until then who
+                        # is online elsewhere is not known.
+                        self._registered_again_at = time.monotonic()
+                started = False
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.heartbeat_s):
                         while True:
-                            account_id, online = await self._changes.get()
+                            if change is None:
+                                change = await self._changes.get()
+                            account_id, online = change
                             key = self._account_key(account_id)
                             if online:
                                 await self._client.sadd(key, self._node_id)
                             else:
                                 await self._client.srem(key, self._node_id)
+                            change = None  # written; a failed one is written again
             except (RedisError, OSError) as error:
                 log.warning("presence: Redis unavailable (%s); will register again", error)
                 await asyncio.sleep(1)
@@ -112,16 +125,20 @@ class RedisPresence:
                     pipe.smembers(self._account_key(account_id))
                 members: list[set[bytes]] = await pipe.execute()
             nodes = sorted({node.decode() for found in members for node in found})
-            alive = set()
-            if nodes:
-                flags = await self._client.mget([self._node_key(node) for node in nodes])
-                alive = {node for node, flag in zip(nodes, flags, strict=True) if flag}
+            # This node's own key too: without it, Redis has lost what the nodes told it
+            # (a restart) and they have not all said it again yet.
+            keys = [self._node_key(node) for node in [self._node_id, *nodes]]
+            [own, *flags] = await self._client.mget(keys)
+            alive = {node for node, flag in zip(nodes, flags, strict=True) if flag}
+            registering = time.monotonic() - self._registered_again_at < 2 * self.heartbeat_s
         except (RedisError, OSError) as error:
             log.warning(
                 "presence: Redis unavailable (%s); counting remote accounts %s",
                 error, "offline" if unsure else "online",
             )  # fmt: skip
             return set(accounts) if unsure else set()
+        if not unsure and (own is None or registering):
+            return set()
         return {
             account_id
             for account_id, found in zip(accounts, members, strict=True)

@@ -240,6 +240,7 @@ async def test_text_of_exactly_4000_characters_after_trimming_is_accepted(
     owner = await api.sign_up("owner")
     handle = await api.create_brand(owner)
     sender = await api.sign_up("sender")
+    await api.set_auto_assign(owner, handle, False)  # no assignment frames meanwhile
     desk = await Socket.open(gateway.ws_url, owner)  # no automatic answer in the history
     socket = await Socket.open(gateway.ws_url, sender)
     try:
@@ -266,6 +267,7 @@ async def test_out_of_range_numbers_on_a_real_conversation_are_invalid_not_inter
     owner = await api.sign_up("owner")
     handle = await api.create_brand(owner)
     sender = await api.sign_up("sender")
+    await api.set_auto_assign(owner, handle, False)  # no assignment frames meanwhile
     desk = await Socket.open(gateway.ws_url, owner)  # no automatic answer in the history
     socket = await Socket.open(gateway.ws_url, sender)
     try:

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+import redis.asyncio as redis
 import websockets
 from sqlalchemy.engine import make_url
 
+from gateway.handlers.service import SEEN_ONLINE_S
 from tests.clients import Api, Socket, User
 from tests.gateway_process import GatewayProcess, free_port
 from tests.tcp_proxy import TcpProxy
@@ -58,6 +60,19 @@ async def api_of() -> AsyncIterator[Callable[[GatewayProcess], Api]]:
     yield make
     for client in clients:
         await client.close()
+
+
+async def registered(node: GatewayProcess, user: User) -> None:
+    """Wait until ``user``'s socket is in the cluster's presence (a node registers it in
+    Redis just after the welcome)."""
+    client = redis.Redis.from_url(node.env["ATDESK_REDIS_URL"])
+    key = f"{node.env['ATDESK_REDIS_PREFIX']}:presence:{user.account_id}"
+    try:
+        async with asyncio.timeout(10):
+            while not await client.smembers(key):
+                await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()
 
 
 async def _drain(socket: Socket, count: int, timeout: float = 60) -> list[dict[str, Any]]:
@@ -193,20 +208,23 @@ async def test_connected_clients_get_everything_sent_while_redis_was_down(
     handle = await api.create_brand(owner)
     consumer_socket = await Socket.open(a.ws_url, consumer)
     desk = await Socket.open(b.ws_url, owner)
-    # Also on the consumer's node, which then knows without Redis that nobody needs the
-    # automatic answer (after Redis restarts, node B says again who is on it only at its
-    # next heartbeat).
-    local_desk = await Socket.open(a.ws_url, await api.sign_in(owner))
+    await registered(a, owner)
+    # While Redis is down, and after it came back empty until every node has said again
+    # who is on it, node A cannot know that the owner is online on node B: it sends no
+    # automatic answer, rather than a wrong one (which would shift the seqs below).
     opening = await consumer_socket.send_message("before", to=f"@{handle}")
     conversation_id = opening["conversation_id"]
     await _drain(desk, 1)
 
     own_redis.stop()  # in the middle of the stream
+    # Past the time node A trusts having seen the owner online, so that it must ask Redis.
+    await asyncio.sleep(SEEN_ONLINE_S + 0.2)
     during = [
         await consumer_socket.send_message(f"during {i}", conversation_id=conversation_id)
         for i in range(20)
     ]
     own_redis.start()
+    await asyncio.sleep(SEEN_ONLINE_S + 0.2)
     after = [
         await consumer_socket.send_message(f"after {i}", conversation_id=conversation_id)
         for i in range(20)
@@ -220,7 +238,6 @@ async def test_connected_clients_get_everything_sent_while_redis_was_down(
         assert frame["type"] != "message" or frame["message"]["seq"] <= 41
     await consumer_socket.close()
     await desk.close()
-    await local_desk.close()
 
 
 async def test_a_lost_subscription_is_repaired_from_the_database(
@@ -498,6 +515,7 @@ async def test_the_automatic_answer_asks_every_node_who_is_online(
     staffed_handle = await api.create_brand(owner, "staffed")
     empty_handle = await api.create_brand(await api.sign_up("away"), "empty")
     desk = await Socket.open(b.ws_url, owner)  # online, but on the other node
+    await registered(a, owner)
     phone = await Socket.open(a.ws_url, lea)
     staffed = await phone.send_message("hi", to=f"@{staffed_handle}")
     again = await phone.send_message("still there?", conversation_id=staffed["conversation_id"])

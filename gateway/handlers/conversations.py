@@ -56,13 +56,13 @@ class ConsumerWrote:
     case_number: int
     route: bool  # the case opened (new or reopened) at a brand that routes automatically
     hours: str | None  # the brand's opening hours as stored, if it keeps any
-    unanswered: bool  # neither a member nor the automatic answer has answered the case yet
+    answer_pending: bool  # no human nor the automatic answer has answered the case yet
 
 
 @dataclasses.dataclass(frozen=True)
 class Sent:
     message: Message
-    wrote: ConsumerWrote | None  # a consumer's new message; None for a member's or a replay
+    wrote: ConsumerWrote | None  # a consumer's message (also a replay); None for a member's
 
 
 class ConversationHandler:
@@ -108,7 +108,14 @@ class ConversationHandler:
             session, sender_id=viewer.account_id, client_id=frame.client_id
         )
         if existing is not None:
-            return Sent(existing, None)
+            # A resend after a lost ack: the node that committed it may have died before
+            # its automatic answer; whether one is still due is decided again.
+            replayed = None
+            if existing.sender_role == SenderRole.CONSUMER:
+                thread = store.conversation_by_id(session, conversation_id=existing.conversation_id)
+                assert thread is not None
+                replayed = _consumer_wrote(session, thread, opened=False)
+            return Sent(existing, replayed)
         conversation, created = self._thread_for_send(session, viewer, frame)
         role = (
             SenderRole.CONSUMER
@@ -135,22 +142,8 @@ class ConversationHandler:
             queue.publish_moved_behind(tx, self._bus, conversation)
         wrote = None
         if role is SenderRole.CONSUMER:
-            # Decided here, on the rows the transaction holds, not in reads of their own
-            # after every message: most messages go to cases a member has answered.
-            brand = session.get(Brand, conversation.brand_id)
-            assert brand is not None
             opened = created or appended.conversation_changed
-            wrote = ConsumerWrote(
-                conversation_id=conversation.id,
-                brand_id=conversation.brand_id,
-                case_number=conversation.case_number,
-                route=opened and brand.auto_assign,
-                hours=brand.hours,
-                unanswered=opened
-                or service_store.unanswered(
-                    session, conversation_id=conversation.id, number=conversation.case_number
-                ),
-            )
+            wrote = _consumer_wrote(session, conversation, opened=opened)
         self._publish_message(tx, conversation, appended.row)
         return Sent(appended.row, wrote)
 
@@ -491,6 +484,24 @@ class ConversationHandler:
 
         await self._db.write(assign)
         return await self.get(viewer, conversation_id)
+
+
+def _consumer_wrote(session: Session, conversation: Conversation, *, opened: bool) -> ConsumerWrote:
+    """What follows a consumer's message, decided on the rows the send transaction holds
+    rather than in reads of their own after every message."""
+    brand = session.get(Brand, conversation.brand_id)
+    assert brand is not None
+    return ConsumerWrote(
+        conversation_id=conversation.id,
+        brand_id=conversation.brand_id,
+        case_number=conversation.case_number,
+        route=opened and brand.auto_assign,
+        hours=brand.hours,
+        answer_pending=opened
+        or service_store.auto_reply_pending(
+            session, conversation_id=conversation.id, number=conversation.case_number
+        ),
+    )
 
 
 def _visible(session: Session, viewer: Viewer, conversation_id: str) -> Conversation:

@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 
 # How long a member seen online on another node counts as online for the automatic answer.
 # Presence across nodes is only as fresh as a node's heartbeat (seconds) anyway; without this,
-# every consumer message to an unanswered case whose desk sits on another node would cost a
-# database read and a Redis round trip before its ack.
+# every consumer message to a case not yet answered automatically whose desk sits on another
+# node would cost a database read and a Redis round trip before its ack.
 SEEN_ONLINE_S = 1.0
 
 COMMENTS_SHOWN = 20
@@ -63,6 +63,8 @@ class ServiceHandler:
         self._queue_passes: dict[str, bool] = {}
         # Brand id -> until when a member seen online elsewhere counts (SEEN_ONLINE_S).
         self._seen_online: dict[str, float] = {}
+        # (conversation id, case) -> the automatic-answer decision under way on this node.
+        self._answering: dict[tuple[str, int], asyncio.Task[None]] = {}
 
     # --- ratings -----------------------------------------------------------------------
 
@@ -152,10 +154,22 @@ class ServiceHandler:
         when one is due (so it follows the message at once); routing runs in a task."""
         if wrote.route:
             self._spawn(self._route_new_case(wrote.conversation_id, wrote.case_number))
-        if not wrote.unanswered or self._attended(wrote):
+        if not wrote.answer_pending:
             return
+        # Pipelined messages to one case share one decision, and a shutdown drains it
+        # (the message is committed: its answer must not be dropped with the socket).
+        key = (wrote.conversation_id, wrote.case_number)
+        deciding = self._answering.get(key)
+        if deciding is None:
+            deciding = self._spawn(self._answer_if_unattended(wrote))
+            self._answering[key] = deciding
+            deciding.add_done_callback(lambda _: self._answering.pop(key, None))
+        await asyncio.shield(deciding)
+
+    async def _answer_if_unattended(self, wrote: ConsumerWrote) -> None:
         try:
-            await self._auto_reply(wrote.conversation_id, wrote.case_number)
+            if not self._attended(wrote):
+                await self._auto_reply(wrote.conversation_id, wrote.case_number)
         except Exception:
             # The message is committed: it is acknowledged whatever happened here.
             log.exception("the automatic reply for %s failed", wrote.conversation_id)
@@ -193,10 +207,11 @@ class ServiceHandler:
         self._queue_passes[brand_id] = False
         self._spawn(self._route_queue_passes(brand_id))
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def drain(self) -> None:
         while self._tasks:
@@ -356,7 +371,7 @@ def _auto_reply_facts(
     conversation = conversation_store.conversation_by_id(session, conversation_id=conversation_id)
     if conversation is None or conversation.case_number != case_number:
         return None
-    if not store.unanswered(session, conversation_id=conversation_id, number=case_number):
+    if not store.auto_reply_pending(session, conversation_id=conversation_id, number=case_number):
         return None
     brand = session.get(Brand, conversation.brand_id)
     if brand is None:

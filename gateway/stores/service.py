@@ -85,8 +85,9 @@ def rate(session: Session, *, case: Case, score: int, comment: str | None, now: 
     return bool(result.rowcount)
 
 
-def unanswered(session: Session, *, conversation_id: str, number: int) -> bool:
-    """Whether neither a member nor the automatic reply has answered the case yet."""
+def auto_reply_pending(session: Session, *, conversation_id: str, number: int) -> bool:
+    """Whether the case may still get its one automatic reply: it waits for its first
+    human answer (after one, a member who is briefly away is no news) and had none."""
     case = session.get(Case, (conversation_id, number))
     return case is not None and case.first_response_at is None and not case.auto_replied
 
