@@ -154,22 +154,21 @@ class ServiceHandler:
         when one is due (so it follows the message at once); routing runs in a task."""
         if wrote.route:
             self._spawn(self._route_new_case(wrote.conversation_id, wrote.case_number))
-        if not wrote.answer_pending:
+        if not wrote.answer_pending or self._attended(wrote):
             return
         # Pipelined messages to one case share one decision, and a shutdown drains it
         # (the message is committed: its answer must not be dropped with the socket).
         key = (wrote.conversation_id, wrote.case_number)
         deciding = self._answering.get(key)
         if deciding is None:
-            deciding = self._spawn(self._answer_if_unattended(wrote))
+            deciding = self._spawn(self._auto_reply_logged(wrote))
             self._answering[key] = deciding
             deciding.add_done_callback(lambda _: self._answering.pop(key, None))
         await asyncio.shield(deciding)
 
-    async def _answer_if_unattended(self, wrote: ConsumerWrote) -> None:
+    async def _auto_reply_logged(self, wrote: ConsumerWrote) -> None:
         try:
-            if not self._attended(wrote):
-                await self._auto_reply(wrote.conversation_id, wrote.case_number)
+            await self._auto_reply(wrote.conversation_id, wrote.case_number)
         except Exception:
             # The message is committed: it is acknowledged whatever happened here.
             log.exception("the automatic reply for %s failed", wrote.conversation_id)
@@ -182,9 +181,15 @@ class ServiceHandler:
             self._hub.has_brand_member(wrote.brand_id)
             or self._seen_online.get(wrote.brand_id, 0.0) > time.monotonic()
         )
-        return online and not hours.answer_due(
-            hours.schedule_from_json(wrote.hours), utc_now(), anyone_online=True
-        )
+        if not online:
+            return False
+        try:
+            schedule = hours.schedule_from_json(wrote.hours)
+        except (ValueError, KeyError, TypeError):
+            # Hours the gateway stored but cannot read: decide the slow way, which logs it.
+            log.exception("unreadable opening hours of brand %s", wrote.brand_id)
+            return False
+        return not hours.answer_due(schedule, utc_now(), anyone_online=True)
 
     def case_resolved(self, brand_id: str) -> None:
         """Called after a resolve commits: the agent is freer; the queue may move."""
