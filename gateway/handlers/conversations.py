@@ -65,7 +65,7 @@ class ConversationHandler:
         self._bus = bus
         self._push = push  # queues a push for offline recipients; never waits
         self._participants: dict[str, tuple[str, str]] = {}
-        self._sends = GroupCommit(db, self._send_in)
+        self._sends = GroupCommit(db, self._send_in, prepare=_prefetch_for_sends)
         # Every reconnecting socket syncs each of its conversations: in a storm, many of
         # those reads share one trip to the database.
         self._histories = GroupRead(db, _history_page)
@@ -475,6 +475,16 @@ class ConversationHandler:
 
         await self._db.write(assign)
         return await self.get(viewer, conversation_id)
+
+
+def _prefetch_for_sends(tx: Transaction, units: list[tuple[Viewer, Send]]) -> None:
+    store.prefetch_for_sends(
+        tx.session,
+        client_ids=[(viewer.account_id, frame.client_id) for viewer, frame in units],
+        conversation_ids=[
+            frame.conversation_id for _, frame in units if frame.conversation_id is not None
+        ],
+    )
 
 
 def _visible(session: Session, viewer: Viewer, conversation_id: str) -> Conversation:

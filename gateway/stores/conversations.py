@@ -29,9 +29,66 @@ from gateway.schemas import (
 from gateway.stores import service as service_store
 
 
+@dataclass
+class _SendBatch:
+    """What a group commit's sends read once for all of them (``prefetch_for_sends``)."""
+
+    # (sender id, client id) -> its message; every pair asked for is a key (None: none yet).
+    messages: dict[tuple[str, str], Message | None]
+    conversations: dict[str, Conversation]  # locked for the transaction
+    # Held so that the session's identity map (weak references) keeps them: a unit's
+    # ``session.get(Brand, ...)`` then finds its brand without a query.
+    brands: list[Brand]
+
+
+_SEND_BATCH = "atdesk.send_batch"
+
+
+def prefetch_for_sends(
+    session: Session, *, client_ids: Sequence[tuple[str, str]], conversation_ids: Sequence[str]
+) -> None:
+    """Read what a batch of sends needs in two queries instead of several per send: the
+    messages already made with these (sender id, client id) pairs, and the conversations
+    (locked, in id order) with their brands. ``message_by_client_id`` and
+    ``conversation_by_id(lock=True)`` then answer from these for the rest of the session."""
+    messages: dict[tuple[str, str], Message | None] = dict.fromkeys(client_ids)
+    if client_ids:
+        found = session.exec(
+            select(Message).where(
+                col(Message.sender_id).in_({sender for sender, _ in client_ids}),
+                col(Message.client_id).in_({client_id for _, client_id in client_ids}),
+            )
+        )
+        for message in found:
+            if (message.sender_id, message.client_id) in messages:
+                messages[message.sender_id, message.client_id] = message
+    conversations: dict[str, Conversation] = {}
+    brands: list[Brand] = []
+    if conversation_ids:
+        rows = session.exec(
+            select(Conversation, Brand)
+            .join(Brand, col(Brand.id) == col(Conversation.brand_id))
+            .where(col(Conversation.id).in_(sorted(set(conversation_ids))))
+            .order_by(col(Conversation.id))
+            .with_for_update(of=Conversation)
+        )
+        for conversation, brand in rows:
+            conversations[conversation.id] = conversation
+            brands.append(brand)
+    session.info[_SEND_BATCH] = _SendBatch(messages, conversations, brands)
+
+
+def _send_batch(session: Session) -> _SendBatch | None:
+    batch: _SendBatch | None = session.info.get(_SEND_BATCH)
+    return batch
+
+
 def conversation_by_id(
     session: Session, *, conversation_id: str, lock: bool = False
 ) -> Conversation | None:
+    batch = _send_batch(session)
+    if lock and batch is not None and conversation_id in batch.conversations:
+        return batch.conversations[conversation_id]  # locked by prefetch_for_sends
     query = select(Conversation).where(Conversation.id == conversation_id)
     if lock:
         query = query.with_for_update()
@@ -70,6 +127,9 @@ def insert_conversation(
 
 
 def message_by_client_id(session: Session, *, sender_id: str, client_id: str) -> Message | None:
+    batch = _send_batch(session)
+    if batch is not None and (sender_id, client_id) in batch.messages:
+        return batch.messages[sender_id, client_id]
     return (
         session.exec(
             select(Message).where(Message.sender_id == sender_id, Message.client_id == client_id)
@@ -104,6 +164,9 @@ def append_message(
         client_id=client_id, text=text, created_at=now,
     )  # fmt: skip
     session.add(message)
+    batch = _send_batch(session)
+    if batch is not None:
+        batch.messages[sender_id, client_id] = message
     if after.case_number != before.case_number:
         case = Case(
             conversation_id=conversation.id, number=after.case_number,
