@@ -39,6 +39,7 @@ from gateway.schemas import (
 )
 from gateway.stores import brands as brand_store
 from gateway.stores import conversations as store
+from gateway.stores import sends
 from gateway.stores import service as service_store
 
 # Conversation id -> (brand id, consumer id). These never change, so caching them is safe;
@@ -478,7 +479,7 @@ class ConversationHandler:
 
 
 def _prefetch_for_sends(tx: Transaction, units: list[tuple[Viewer, Send]]) -> None:
-    store.prefetch_for_sends(
+    sends.prefetch(
         tx.session,
         client_ids=[(viewer.account_id, frame.client_id) for viewer, frame in units],
         conversation_ids=[

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy import case as when_then
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from gateway import conversation_rules as rules
@@ -26,69 +24,16 @@ from gateway.schemas import (
     MessagePublic,
     Sender,
 )
+from gateway.stores import sends
 from gateway.stores import service as service_store
-
-
-@dataclass
-class _SendBatch:
-    """What a group commit's sends read once for all of them (``prefetch_for_sends``)."""
-
-    # (sender id, client id) -> its message; every pair asked for is a key (None: none yet).
-    messages: dict[tuple[str, str], Message | None]
-    conversations: dict[str, Conversation]  # locked for the transaction
-    # Held so that the session's identity map (weak references) keeps them: a unit's
-    # ``session.get(Brand, ...)`` then finds its brand without a query.
-    brands: list[Brand]
-
-
-_SEND_BATCH = "atdesk.send_batch"
-
-
-def prefetch_for_sends(
-    session: Session, *, client_ids: Sequence[tuple[str, str]], conversation_ids: Sequence[str]
-) -> None:
-    """Read what a batch of sends needs in two queries instead of several per send: the
-    messages already made with these (sender id, client id) pairs, and the conversations
-    (locked, in id order) with their brands. ``message_by_client_id`` and
-    ``conversation_by_id(lock=True)`` then answer from these for the rest of the session."""
-    messages: dict[tuple[str, str], Message | None] = dict.fromkeys(client_ids)
-    if client_ids:
-        found = session.exec(
-            select(Message).where(
-                col(Message.sender_id).in_({sender for sender, _ in client_ids}),
-                col(Message.client_id).in_({client_id for _, client_id in client_ids}),
-            )
-        )
-        for message in found:
-            if (message.sender_id, message.client_id) in messages:
-                messages[message.sender_id, message.client_id] = message
-    conversations: dict[str, Conversation] = {}
-    brands: list[Brand] = []
-    if conversation_ids:
-        rows = session.exec(
-            select(Conversation, Brand)
-            .join(Brand, col(Brand.id) == col(Conversation.brand_id))
-            .where(col(Conversation.id).in_(sorted(set(conversation_ids))))
-            .order_by(col(Conversation.id))
-            .with_for_update(of=Conversation)
-        )
-        for conversation, brand in rows:
-            conversations[conversation.id] = conversation
-            brands.append(brand)
-    session.info[_SEND_BATCH] = _SendBatch(messages, conversations, brands)
-
-
-def _send_batch(session: Session) -> _SendBatch | None:
-    batch: _SendBatch | None = session.info.get(_SEND_BATCH)
-    return batch
 
 
 def conversation_by_id(
     session: Session, *, conversation_id: str, lock: bool = False
 ) -> Conversation | None:
-    batch = _send_batch(session)
+    batch = sends.prefetched(session)
     if lock and batch is not None and conversation_id in batch.conversations:
-        return batch.conversations[conversation_id]  # locked by prefetch_for_sends
+        return batch.conversations[conversation_id]  # locked by sends.prefetch
     query = select(Conversation).where(Conversation.id == conversation_id)
     if lock:
         query = query.with_for_update()
@@ -127,7 +72,7 @@ def insert_conversation(
 
 
 def message_by_client_id(session: Session, *, sender_id: str, client_id: str) -> Message | None:
-    batch = _send_batch(session)
+    batch = sends.prefetched(session)
     if batch is not None and (sender_id, client_id) in batch.messages:
         return batch.messages[sender_id, client_id]
     return (
@@ -153,20 +98,18 @@ def append_message(
     """
     before = rules.ThreadState(rules.Status(conversation.status), conversation.case_number)
     after = rules.after_message(before, sender_role)
-    conversation.last_seq += 1
-    conversation.last_message_at = now
-    conversation.status = after.status
-    conversation.case_number = after.case_number
-    session.add(conversation)
+    # Set as committed: sends.add_message writes them with the batch's other messages.
+    for name, value in (
+        ("last_seq", conversation.last_seq + 1), ("last_message_at", now),
+        ("status", after.status.value), ("case_number", after.case_number),
+    ):  # fmt: skip
+        set_committed_value(conversation, name, value)
     message = Message(
         id=message_id, conversation_id=conversation.id, seq=conversation.last_seq,
         sender_id=sender_id, sender_role=sender_role, sender_name=sender_name,
         client_id=client_id, text=text, created_at=now,
     )  # fmt: skip
-    session.add(message)
-    batch = _send_batch(session)
-    if batch is not None:
-        batch.messages[sender_id, client_id] = message
+    sends.add_message(session, message=message, conversation=conversation)
     if after.case_number != before.case_number:
         case = Case(
             conversation_id=conversation.id, number=after.case_number,
@@ -181,10 +124,7 @@ def append_message(
             answered.first_response_s = (now - as_utc(answered.opened_at)).total_seconds()
             answered.first_responder_id = sender_id
             session.add(answered)
-    session.flush()
-    move_read_cursor(
-        session, conversation_id=conversation.id, account_id=sender_id, seq=conversation.last_seq
-    )
+    session.flush()  # the case, if it changed (a clean session costs nothing here)
     return Appended(row=message, conversation_changed=after != before)
 
 
@@ -207,23 +147,6 @@ def messages_after(
     ).all()
 
 
-@functools.cache
-def _read_cursor_upsert(dialect: str) -> Any:
-    # Built once: constructing an ON CONFLICT statement costs more than running it.
-    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(ReadCursor).values(
-        conversation_id=bindparam("conversation_id"),
-        account_id=bindparam("account_id"),
-        seq=bindparam("seq"),
-    )
-    # RETURNING yields a row only if the cursor was written: rowcount is not reliable here.
-    return statement.on_conflict_do_update(
-        index_elements=["conversation_id", "account_id"],
-        set_={"seq": statement.excluded.seq},
-        where=col(ReadCursor.seq) < statement.excluded.seq,
-    ).returning(col(ReadCursor.seq))
-
-
 def last_seq_before(session: Session, *, conversation_id: str, moment: datetime) -> int:
     result = session.exec(
         select(func.max(Message.seq)).where(
@@ -242,7 +165,7 @@ def active_since(session: Session, *, moment: datetime) -> Sequence[Conversation
 def move_read_cursor(session: Session, *, conversation_id: str, account_id: str, seq: int) -> bool:
     """Move the cursor forward to ``seq``; never backwards. Returns whether it moved."""
     result = session.connection().execute(
-        _read_cursor_upsert(session.get_bind().dialect.name),
+        sends.read_cursor_upsert(session.get_bind().dialect.name, returning=True),
         {"conversation_id": conversation_id, "account_id": account_id, "seq": seq},
     )
     return result.first() is not None
