@@ -155,7 +155,9 @@ class ConversationHandler:
         if self._push is not None:
             push = self._push
             # Only the committing node queues the push, so each message is pushed once.
-            job = dataclasses.replace(PushJob.message(event), recipients=push_to)
+            job = PushJob.message(event)
+            if push_to is not None:
+                job = dataclasses.replace(job, recipients=push_to)
             tx.after_commit(lambda: push(job))
 
     def _thread_for_send(
