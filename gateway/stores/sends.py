@@ -56,16 +56,21 @@ def prefetch(
         for message in session.exec(_messages_by_client_id(len(pairs)), params=params):
             batch.messages[message.sender_id, message.client_id] = message
     if conversation_ids:
-        rows = session.exec(
-            select(Conversation, Brand)
-            .join(Brand, col(Brand.id) == col(Conversation.brand_id))
-            .where(col(Conversation.id).in_(sorted(set(conversation_ids))))
-            .order_by(col(Conversation.id))
-            .with_for_update(of=Conversation)
-        )
+        rows = session.exec(_CONVERSATIONS_LOCKED, params={"ids": sorted(set(conversation_ids))})
         for conversation, brand in rows:
             batch.conversations[conversation.id] = conversation
             batch.brands.append(brand)
+
+
+# Locked in id order, so that two batches (on two nodes) never wait for each other in a
+# circle; on PostgreSQL the brands are read, not locked. Built once.
+_CONVERSATIONS_LOCKED = (
+    select(Conversation, Brand)
+    .join(Brand, col(Brand.id) == col(Conversation.brand_id))
+    .where(col(Conversation.id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Conversation.id))
+    .with_for_update(of=Conversation)
+)
 
 
 @functools.lru_cache(maxsize=128)
