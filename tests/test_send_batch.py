@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import Session
 
 from gateway.conversation_rules import SenderRole
 from gateway.database import Database, Transaction, migrate
 from gateway.ids import new_id, utc_now
-from gateway.models import Message
+from gateway.models import Brand, Case, Message
 from gateway.settings import Settings
 from gateway.stores import accounts as account_store
 from gateway.stores import brands as brand_store
@@ -133,3 +133,25 @@ async def test_a_batch_finds_client_ids_made_before_it_and_within_it(db: Databas
         return [None if m is None else m.id for m in found]
 
     assert await db.write(batch) == [first.id, None, None]
+
+
+async def test_a_batch_reads_brands_and_current_cases_once_for_all_its_sends(
+    db: Database,
+) -> None:
+    conversation_id = await a_conversation(db)
+
+    def batch(tx: Transaction) -> tuple[int, float | None]:
+        sends.prefetch(tx.session, client_ids=[], conversation_ids=[conversation_id])
+        statements: list[object] = []
+        event.listen(tx.session.connection(), "before_execute", lambda *a: statements.append(a))
+        assert tx.session.get(Brand, "b_acme") is not None
+        case = tx.session.get(Case, (conversation_id, 1))
+        assert case is not None
+        append(tx.session, conversation_id, "a_lea", "k1")
+        read_nothing = len(statements)
+        append(tx.session, conversation_id, "a_agent", "k2")  # the first response
+        return read_nothing, case.first_response_s
+
+    read_nothing, first_response_s = await db.write(batch)
+    assert read_nothing == 0  # brand, case, conversation: all from the batch's one read
+    assert first_response_s is not None

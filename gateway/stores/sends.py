@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from gateway.models import Brand, Conversation, Message, ReadCursor
+from gateway.models import Brand, Case, Conversation, Message, ReadCursor
 
 _KEY = "atdesk.send_batch"
 
@@ -32,8 +32,10 @@ class SendBatch:
     messages: dict[tuple[str, str], Message | None] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
     # Held so that the session's identity map (weak references) keeps them: a unit's
-    # ``session.get(Brand, ...)`` then finds its brand without a query.
+    # ``session.get(Brand, ...)`` and ``session.get(Case, (conversation id, number))`` (its
+    # current case) then find them without a query, which would write the waiting rows.
     brands: list[Brand] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
     # Writes waiting for the session's next statement or its commit.
     new_messages: list[dict[str, Any]] = field(default_factory=list)
     moved: dict[str, Conversation] = field(default_factory=dict)
@@ -45,7 +47,7 @@ def prefetch(
 ) -> None:
     """Read what a batch of sends needs in two queries instead of several per send: the
     messages already made with these (sender id, client id) pairs, and the conversations
-    (locked, in id order) with their brands."""
+    (locked, in id order) with their brands and current cases."""
     batch = of(session)
     pairs = list(dict.fromkeys(client_ids))
     batch.messages.update(dict.fromkeys(pairs))
@@ -57,16 +59,25 @@ def prefetch(
             batch.messages[message.sender_id, message.client_id] = message
     if conversation_ids:
         rows = session.exec(_CONVERSATIONS_LOCKED, params={"ids": sorted(set(conversation_ids))})
-        for conversation, brand in rows:
+        for conversation, brand, case in rows:
             batch.conversations[conversation.id] = conversation
             batch.brands.append(brand)
+            if case is not None:
+                batch.cases.append(case)
 
 
 # Locked in id order, so that two batches (on two nodes) never wait for each other in a
-# circle; on PostgreSQL the brands are read, not locked. Built once.
+# circle; on PostgreSQL the brands and cases are read, not locked. Built once.
 _CONVERSATIONS_LOCKED = (
-    select(Conversation, Brand)
+    select(Conversation, Brand, Case)
     .join(Brand, col(Brand.id) == col(Conversation.brand_id))
+    .outerjoin(
+        Case,
+        and_(
+            col(Case.conversation_id) == col(Conversation.id),
+            col(Case.number) == col(Conversation.case_number),
+        ),
+    )
     .where(col(Conversation.id).in_(bindparam("ids", expanding=True)))
     .order_by(col(Conversation.id))
     .with_for_update(of=Conversation)
