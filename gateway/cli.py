@@ -118,7 +118,7 @@ def _config(settings: Settings, app: ASGIApp | str, args: argparse.Namespace) ->
 # busy sockets, about 220,000. With the default thresholds a full collection ran about
 # every 0.8 s under load, each a 120-170 ms pause of every socket; 10,000 new objects
 # between young collections let the short-lived ones (a send's futures, rows, events)
-# die first, and full collections became rare (bench/RESULTS.md, "Garbage collection").
+# die first, and full collections became rare (bench/RESULTS.md, the last section).
 GC_THRESHOLDS = (10_000, 10, 10)
 
 

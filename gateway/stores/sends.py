@@ -6,6 +6,10 @@ sender's read cursor. Flushed one message at a time through the ORM, that was mo
 send's cost. Here they wait in the session's ``SendBatch`` and go in one statement per
 table (``executemany``) just before the session's next statement of any kind, or its
 commit: nothing in the transaction, ORM or Core, can read the tables without them.
+
+One batch per session, and a session here is one transaction (``Database.write``). A
+statement that fails while writing them fails that transaction: whoever catches a
+database error inside a transaction must not carry on and commit it.
 """
 
 from __future__ import annotations
