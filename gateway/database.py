@@ -181,9 +181,12 @@ class GroupCommit(_Batches[ItemT, ResultT]):
         work: Callable[[Transaction, ItemT], ResultT],
         *,
         max_batch: int = 100,
+        prepare: Callable[[Transaction, list[ItemT]], None] | None = None,
     ) -> None:
         super().__init__(db, max_batch=max_batch)
         self._work = work
+        # Run first in each batch's transaction: reads that serve all of its units at once.
+        self._prepare = prepare
 
     async def _handle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
         if len(batch) == 1 or not await self._commit(batch, raise_errors=False):
@@ -194,6 +197,8 @@ class GroupCommit(_Batches[ItemT, ResultT]):
         self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]], *, raise_errors: bool
     ) -> bool:
         def work(tx: Transaction) -> list[ResultT | Exception]:
+            if self._prepare is not None:
+                self._prepare(tx, [item for item, _ in batch])
             outcomes: list[ResultT | Exception] = []
             for item, _ in batch:
                 try:

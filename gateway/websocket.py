@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from gateway import logs, metrics
 from gateway.authz import Role, Viewer
 from gateway.errors import ApiError
-from gateway.ids import new_id
+from gateway.ids import format_time, new_id
 from gateway.protocol import (
     Ack,
     Close,
@@ -38,7 +38,6 @@ from gateway.protocol import (
     encode,
 )
 from gateway.ratelimit import TokenBucket
-from gateway.stores.conversations import message_view
 from gateway.web_session import SESSION_COOKIE, origin_allowed
 
 if TYPE_CHECKING:
@@ -262,7 +261,7 @@ class LiveConnection:
                 conversation_id=message.conversation_id,
                 seq=message.seq,
                 id=message.id,
-                created_at=message_view(message).created_at,
+                created_at=format_time(message.created_at),
             )
         )
         metrics.SEND_TO_ACK.observe(time.perf_counter() - started)

@@ -39,6 +39,7 @@ from gateway.schemas import (
 )
 from gateway.stores import brands as brand_store
 from gateway.stores import conversations as store
+from gateway.stores import sends
 from gateway.stores import service as service_store
 
 # Conversation id -> (brand id, consumer id). These never change, so caching them is safe;
@@ -73,7 +74,7 @@ class ConversationHandler:
         self._bus = bus
         self._push = push  # queues a push for offline recipients; never waits
         self._participants: dict[str, tuple[str, str]] = {}
-        self._sends = GroupCommit(db, self._send_in)
+        self._sends = GroupCommit(db, self._send_in, prepare=_prefetch_for_sends)
         # Every reconnecting socket syncs each of its conversations: in a storm, many of
         # those reads share one trip to the database.
         self._histories = GroupRead(db, _history_page)
@@ -163,7 +164,9 @@ class ConversationHandler:
         if self._push is not None:
             push = self._push
             # Only the committing node queues the push, so each message is pushed once.
-            job = dataclasses.replace(PushJob.message(event), recipients=push_to)
+            job = PushJob.message(event)
+            if push_to is not None:
+                job = dataclasses.replace(job, recipients=push_to)
             tx.after_commit(lambda: push(job))
 
     def _thread_for_send(
@@ -501,6 +504,16 @@ def _consumer_wrote(session: Session, conversation: Conversation, *, opened: boo
         or service_store.auto_reply_pending(
             session, conversation_id=conversation.id, number=conversation.case_number
         ),
+    )
+
+
+def _prefetch_for_sends(tx: Transaction, units: list[tuple[Viewer, Send]]) -> None:
+    sends.prefetch(
+        tx.session,
+        client_ids=[(viewer.account_id, frame.client_id) for viewer, frame in units],
+        conversation_ids=[
+            frame.conversation_id for _, frame in units if frame.conversation_id is not None
+        ],
     )
 
 

@@ -1,0 +1,217 @@
+"""What the messages of one transaction share: reads made once for a group commit's sends,
+and the rows every message writes, written once for all of them.
+
+A message writes three rows: its own, its conversation's new seq and state, and its
+sender's read cursor. Flushed one message at a time through the ORM, that was most of a
+send's cost. Here they wait in the session's ``SendBatch`` and go in one statement per
+table (``executemany``) just before the session's next statement of any kind, or its
+commit: nothing in the transaction, ORM or Core, can read the tables without them.
+
+One batch per session, and a session here is one transaction (``Database.write``). A
+statement that fails while writing them fails that transaction: whoever catches a
+database error inside a transaction must not carry on and commit it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, event, insert, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from gateway.models import Brand, Case, Conversation, Message, ReadCursor
+
+_KEY = "atdesk.send_batch"
+
+
+@dataclass
+class SendBatch:
+    # Reads (``prefetch``): (sender id, client id) -> its message, for every pair asked for
+    # (None: none yet); the conversations locked for the transaction.
+    messages: dict[tuple[str, str], Message | None] = field(default_factory=dict)
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+    # Held so that the session's identity map (weak references) keeps them: a unit's
+    # ``session.get(Brand, ...)`` and ``session.get(Case, (conversation id, number))`` (its
+    # current case) then find them without a query, which would write the waiting rows.
+    brands: list[Brand] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+    # Writes waiting for the session's next statement or its commit.
+    new_messages: list[dict[str, Any]] = field(default_factory=list)
+    moved: dict[str, Conversation] = field(default_factory=dict)
+    cursors: dict[tuple[str, str], int] = field(default_factory=dict)  # the highest seq
+
+
+def prefetch(
+    session: Session, *, client_ids: Sequence[tuple[str, str]], conversation_ids: Sequence[str]
+) -> None:
+    """Read what a batch of sends needs in two queries instead of several per send: the
+    messages already made with these (sender id, client id) pairs, and the conversations
+    (locked, in id order) with their brands and current cases."""
+    batch = of(session)
+    pairs = list(dict.fromkeys(client_ids))
+    batch.messages.update(dict.fromkeys(pairs))
+    if pairs:
+        params = {}
+        for n, (sender_id, client_id) in enumerate(pairs):
+            params[f"sender_id_{n}"], params[f"client_id_{n}"] = sender_id, client_id
+        for message in session.exec(_messages_by_client_id(len(pairs)), params=params):
+            batch.messages[message.sender_id, message.client_id] = message
+    if conversation_ids:
+        rows = session.exec(_CONVERSATIONS_LOCKED, params={"ids": sorted(set(conversation_ids))})
+        for conversation, brand, case in rows:
+            batch.conversations[conversation.id] = conversation
+            batch.brands.append(brand)
+            if case is not None:
+                batch.cases.append(case)
+
+
+# Locked in id order, so that two batches (on two nodes) never wait for each other in a
+# circle; on PostgreSQL the brands and cases are read, not locked. Built once.
+_CONVERSATIONS_LOCKED = (
+    select(Conversation, Brand, Case)
+    .join(Brand, col(Brand.id) == col(Conversation.brand_id))
+    .outerjoin(
+        Case,
+        and_(
+            col(Case.conversation_id) == col(Conversation.id),
+            col(Case.number) == col(Conversation.case_number),
+        ),
+    )
+    .where(col(Conversation.id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Conversation.id))
+    .with_for_update(of=Conversation)
+)
+
+
+@functools.lru_cache(maxsize=128)
+def _messages_by_client_id(count: int) -> Any:
+    """Messages by ``count`` (sender id, client id) pairs, as (a AND b) OR ...: an index
+    probe per pair. ``sender_id IN (...) AND client_id IN (...)`` probes every sender with
+    every client id (10,000 probes for a batch of 100), and SQLite scans the whole table
+    for a row-value ``IN (VALUES ...)``. Built once per count."""
+    return select(Message).where(
+        or_(
+            *[
+                and_(
+                    col(Message.sender_id) == bindparam(f"sender_id_{n}"),
+                    col(Message.client_id) == bindparam(f"client_id_{n}"),
+                )
+                for n in range(count)
+            ]
+        )
+    )
+
+
+def prefetched(session: Session) -> SendBatch | None:
+    """The session's batch, if anything was read or written through one."""
+    batch: SendBatch | None = session.info.get(_KEY)
+    return batch
+
+
+def of(session: Session) -> SendBatch:
+    """The session's batch, made (and hooked to its connection and commit) on first use."""
+    batch = prefetched(session)
+    if batch is None:
+        batch = session.info[_KEY] = SendBatch()
+        connection = session.connection()
+
+        def before_statement(*_: Any) -> None:
+            _write(connection, batch)
+
+        def before_commit(_: Session) -> None:
+            _write(connection, batch)
+
+        event.listen(connection, "before_execute", before_statement)
+        event.listen(session, "before_commit", before_commit)
+    return batch
+
+
+def add_message(session: Session, *, message: Message, conversation: Conversation) -> None:
+    """Queue the message's row, its conversation's new state (already set on the object,
+    as committed: the ORM must not write it again) and its sender's read cursor."""
+    batch = of(session)
+    batch.new_messages.append(
+        {
+            "id": message.id,
+            "conversation_id": message.conversation_id,
+            "seq": message.seq,
+            "sender_id": message.sender_id,
+            "sender_role": message.sender_role,
+            "sender_name": message.sender_name,
+            "client_id": message.client_id,
+            "text": message.text,
+            "created_at": message.created_at,
+        }
+    )
+    batch.messages[message.sender_id, message.client_id] = message
+    batch.moved[conversation.id] = conversation
+    key = (conversation.id, message.sender_id)
+    batch.cursors[key] = max(batch.cursors.get(key, 0), message.seq)
+
+
+def _write(connection: Connection, batch: SendBatch) -> None:
+    if not batch.new_messages:
+        return
+    # Taken first: the statements below call this again (before_execute), with nothing left.
+    rows, batch.new_messages = batch.new_messages, []
+    moved, batch.moved = batch.moved, {}
+    cursors, batch.cursors = batch.cursors, {}
+    connection.execute(
+        _MOVE_CONVERSATION,
+        [
+            {
+                "b_id": conversation.id,
+                "b_last_seq": conversation.last_seq,
+                "b_last_message_at": conversation.last_message_at,
+                "b_status": conversation.status,
+                "b_case_number": conversation.case_number,
+            }
+            for conversation in moved.values()
+        ],
+    )
+    connection.execute(_INSERT_MESSAGE, rows)
+    connection.execute(
+        read_cursor_upsert(connection.dialect.name, returning=False),
+        [
+            {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
+            for (conversation_id, account_id), seq in cursors.items()
+        ],
+    )
+
+
+_MOVE_CONVERSATION = (
+    update(Conversation)
+    .where(col(Conversation.id) == bindparam("b_id"))
+    .values(
+        last_seq=bindparam("b_last_seq"),
+        last_message_at=bindparam("b_last_message_at"),
+        status=bindparam("b_status"),
+        case_number=bindparam("b_case_number"),
+    )
+)
+_INSERT_MESSAGE = insert(Message)
+
+
+@functools.cache
+def read_cursor_upsert(dialect: str, *, returning: bool) -> Any:
+    """Move a read cursor forward, never back (RETURNING: a row only if it moved).
+
+    Built once: constructing an ON CONFLICT statement costs more than running it."""
+    insert_into: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_into(ReadCursor).values(
+        conversation_id=bindparam("conversation_id"),
+        account_id=bindparam("account_id"),
+        seq=bindparam("seq"),
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["conversation_id", "account_id"],
+        set_={"seq": statement.excluded.seq},
+        where=col(ReadCursor.seq) < statement.excluded.seq,
+    )
+    # RETURNING yields a row only if the cursor was written: rowcount is not reliable here.
+    return statement.returning(col(ReadCursor.seq)) if returning else statement

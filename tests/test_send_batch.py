@@ -1,0 +1,157 @@
+"""The rows a transaction's messages write wait in its SendBatch (gateway.stores.sends) and
+go in one statement per table; nothing in the transaction may read around them. On a real
+SQLite file, no server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+from sqlmodel import Session
+
+from gateway.conversation_rules import SenderRole
+from gateway.database import Database, Transaction, migrate
+from gateway.ids import new_id, utc_now
+from gateway.models import Brand, Case, Message
+from gateway.settings import Settings
+from gateway.stores import accounts as account_store
+from gateway.stores import brands as brand_store
+from gateway.stores import conversations as store
+from gateway.stores import sends
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite:///{tmp_path / 'sends.db'}"
+    migrate(url)
+    database = Database(Settings(database_url=url))
+    yield database
+    await database.close()
+
+
+async def a_conversation(db: Database) -> str:
+    def make(tx: Transaction) -> str:
+        now = utc_now()
+        for account_id in ("a_lea", "a_agent"):
+            account_store.insert_account(
+                tx.session, account_id=account_id, email=f"{account_id}@example.com",
+                display_name=account_id, password_hash="!", now=now,
+            )  # fmt: skip
+        brand_store.insert_brand(
+            tx.session, brand_id="b_acme", handle="acme", name="ACME", description="",
+            owner_id="a_agent", now=now,
+        )  # fmt: skip
+        conversation = store.insert_conversation(
+            tx.session, conversation_id="c_1", brand_id="b_acme", consumer_id="a_lea", now=now
+        )
+        return conversation.id
+
+    return await db.write(make)
+
+
+def append(session: Session, conversation_id: str, sender_id: str, client_id: str) -> Message:
+    conversation = store.conversation_by_id(session, conversation_id=conversation_id, lock=True)
+    assert conversation is not None
+    role = SenderRole.CONSUMER if sender_id == conversation.consumer_id else SenderRole.AGENT
+    return store.append_message(
+        session, conversation=conversation, message_id=new_id("m"), sender_id=sender_id,
+        sender_role=role, sender_name=sender_id, client_id=client_id, text=client_id,
+        now=utc_now(),
+    ).row  # fmt: skip
+
+
+async def test_reads_in_the_transaction_see_the_waiting_rows(db: Database) -> None:
+    conversation_id = await a_conversation(db)
+
+    def send_then_read(tx: Transaction) -> tuple[list[int], list[tuple[str, int]]]:
+        for sender_id, client_id in (("a_lea", "k1"), ("a_lea", "k2"), ("a_agent", "k3")):
+            append(tx.session, conversation_id, sender_id, client_id)
+        seqs = [
+            m.seq
+            for m in store.messages_after(
+                tx.session, conversation_id=conversation_id, after_seq=0, limit=10
+            )
+        ]  # through the ORM
+        cursors = tx.session.connection().execute(  # and straight on the connection
+            text("SELECT account_id, seq FROM read_cursors ORDER BY account_id")
+        )
+        return seqs, [(row[0], row[1]) for row in cursors]
+
+    seqs, cursors = await db.write(send_then_read)
+    assert seqs == [1, 2, 3]
+    assert cursors == [("a_agent", 3), ("a_lea", 2)]
+
+    def read(session: Session) -> tuple[int, str, dict[str, int]]:
+        conversation = store.conversation_by_id(session, conversation_id=conversation_id)
+        assert conversation is not None
+        cursors = store.read_cursors(session, conversation_id=conversation_id)
+        return conversation.last_seq, conversation.status, cursors
+
+    assert await db.read(read) == (3, "open", {"a_agent": 3, "a_lea": 2})
+
+
+async def test_a_transaction_that_fails_writes_none_of_them(db: Database) -> None:
+    conversation_id = await a_conversation(db)
+
+    def send_then_fail(tx: Transaction) -> None:
+        append(tx.session, conversation_id, "a_lea", "k1")
+        raise RuntimeError("after the append, before the commit")
+
+    with pytest.raises(RuntimeError):
+        await db.write(send_then_fail)
+
+    def read(session: Session) -> tuple[int, list[Message]]:
+        conversation = store.conversation_by_id(session, conversation_id=conversation_id)
+        assert conversation is not None
+        messages = store.messages_after(
+            session, conversation_id=conversation_id, after_seq=0, limit=10
+        )
+        return conversation.last_seq, list(messages)
+
+    assert await db.read(read) == (0, [])
+
+
+async def test_a_batch_finds_client_ids_made_before_it_and_within_it(db: Database) -> None:
+    conversation_id = await a_conversation(db)
+    first = await db.write(lambda tx: append(tx.session, conversation_id, "a_lea", "k1"))
+
+    def batch(tx: Transaction) -> list[str | None]:
+        sends.prefetch(
+            tx.session,
+            client_ids=[("a_lea", "k1"), ("a_lea", "k2"), ("a_agent", "k1")],
+            conversation_ids=[conversation_id, "c_unknown"],
+        )
+        found = [
+            store.message_by_client_id(tx.session, sender_id=sender_id, client_id=client_id)
+            for sender_id, client_id in (("a_lea", "k1"), ("a_lea", "k2"), ("a_agent", "k1"))
+        ]
+        second = append(tx.session, conversation_id, "a_lea", "k2")
+        again = store.message_by_client_id(tx.session, sender_id="a_lea", client_id="k2")
+        assert again is second
+        return [None if m is None else m.id for m in found]
+
+    assert await db.write(batch) == [first.id, None, None]
+
+
+async def test_a_batch_reads_brands_and_current_cases_once_for_all_its_sends(
+    db: Database,
+) -> None:
+    conversation_id = await a_conversation(db)
+
+    def batch(tx: Transaction) -> tuple[int, float | None]:
+        sends.prefetch(tx.session, client_ids=[], conversation_ids=[conversation_id])
+        statements: list[object] = []
+        event.listen(tx.session.connection(), "before_execute", lambda *a: statements.append(a))
+        assert tx.session.get(Brand, "b_acme") is not None
+        case = tx.session.get(Case, (conversation_id, 1))
+        assert case is not None
+        append(tx.session, conversation_id, "a_lea", "k1")
+        read_nothing = len(statements)
+        append(tx.session, conversation_id, "a_agent", "k2")  # the first response
+        return read_nothing, case.first_response_s
+
+    read_nothing, first_response_s = await db.write(batch)
+    assert read_nothing == 0  # brand, case, conversation: all from the batch's one read
+    assert first_response_s is not None
