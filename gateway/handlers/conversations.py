@@ -403,11 +403,12 @@ class ConversationHandler:
 
     async def route(
         self, conversation_id: str, case_number: int | None, assignee_id: str | None,
-        *, chosen_from: str | None,
+        *, chosen_from: str | None, tell_queue: bool = True,
     ) -> bool:  # fmt: skip
         """Assign a case chosen by routing, if it is still open (and still that case) and
         still assigned to ``chosen_from``, as when the choice was made: an assignment by
-        hand (or by answering) in the meantime stands."""
+        hand (or by answering) in the meantime stands. ``tell_queue``: publish the new
+        places of the cases behind it (a queue pass tells them once, when it ends)."""
 
         def route(tx: Transaction) -> bool:
             conversation = store.conversation_by_id(
@@ -425,11 +426,15 @@ class ConversationHandler:
             ):
                 return False
             self._publish_conversation(tx, conversation)
-            if was_waiting != queue.waiting(conversation):
+            if tell_queue and was_waiting != queue.waiting(conversation):
                 queue.publish_moved_behind(tx, self._bus, conversation)
             return True
 
         return await self._db.write(route)
+
+    async def publish_queue(self, brand_id: str) -> None:
+        """Publish the places of the brand's first waiting cases (after a queue pass)."""
+        await self._db.write(lambda tx: queue.publish_queue_head(tx, self._bus, brand_id))
 
     async def post_system_message(
         self, conversation_id: str, case_number: int, text: str

@@ -262,20 +262,28 @@ class ServiceHandler:
 
     async def _empty_queue(self, brand_id: str) -> None:
         """Route the brand's waiting cases, the longest waiting first, until none is left
-        or nobody online can take one. A case someone else took meanwhile (by hand, by
+        or nobody online can take one; then tell those still waiting their new places,
+        once (after each case routed, a burst of N new cases would publish N^2 changes)."""
+        if await self._route_waiting_cases(brand_id):
+            await self._conversations.publish_queue(brand_id)
+
+    async def _route_waiting_cases(self, brand_id: str) -> bool:
+        """Whether any was routed. A case someone else took meanwhile (by hand, by
         answering, another node) is skipped: it left the queue, the next one is read."""
+        routed_any = False
         lost: str | None = None
         while True:
             queued = await self._db.read(partial(_next_queued, brand_id=brand_id))
             if queued is None:
-                return
+                return routed_any
             routed = await self._route_queued(queued)
             if routed is None:
-                return  # nobody online can take it, or the brand stopped routing
+                return routed_any  # nobody online can take it, or the brand stopped routing
             if routed:
                 lost = None
+                routed_any = True
             elif queued == lost:
-                return  # lost twice in a row yet still first: leave it to a later pass
+                return routed_any  # lost twice in a row yet still first: a later pass
             else:
                 lost = queued
             # A long queue must not hold up the rest of the node.
@@ -294,7 +302,9 @@ class ServiceHandler:
         if choice is None:
             return None
         # Only if still unassigned when written: an assignment made meanwhile stands.
-        return await self._conversations.route(conversation_id, None, choice, chosen_from=None)
+        return await self._conversations.route(
+            conversation_id, None, choice, chosen_from=None, tell_queue=False
+        )
 
     def _saw_online(self, brand_id: str) -> None:
         now = time.monotonic()
