@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 CLOCK_SLACK = timedelta(seconds=5)
 HEALTH_CHECK_S = 1.0
 MAX_UNSENT = 100_000
+PUBLISH_BATCH = 500
 
 
 class Envelope(msgspec.Struct, frozen=True):
@@ -89,10 +90,18 @@ class RedisBus:
     async def _publish_loop(self) -> None:
         backoff = 0.1
         while True:
-            payload = await self._unsent.get()
+            # What waits goes in one pipeline, in order: one round trip per event could not
+            # keep up with the batched commits of a busy node (deliveries on other nodes
+            # fell seconds behind the acks).
+            batch = [await self._unsent.get()]
+            while len(batch) < PUBLISH_BATCH and not self._unsent.empty():
+                batch.append(self._unsent.get_nowait())
             while True:
                 try:
-                    await self._client.publish(self.channel, payload)
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        for payload in batch:
+                            pipe.publish(self.channel, payload)
+                        await pipe.execute()
                     backoff = 0.1
                     break
                 except (RedisError, OSError) as error:
