@@ -240,6 +240,8 @@ async def test_canned_replies_are_managed_and_inserted_with_a_slash(
     # In the thread: `/` opens the picker, typing filters it, arrows choose, Enter inserts.
     await page.click("#nav-inbox")
     await item(page, ack["conversation_id"]).click()
+    # Opening a thread clears its reply box: type once the thread is there.
+    await expect(page.locator("#messages .message-text").first).to_have_text("when are you open?")
     reply = page.locator("#reply")
     options = page.locator("#canned-picker .canned-option")
     await reply.press_sequentially("/")

@@ -171,6 +171,8 @@ async def test_markup_in_a_message_is_text_in_both_apps_and_runs_nothing(desk: D
     console, app = desk.console, desk.app
     conversation_id = await start_thread(desk, XSS)
     await console.click(f'.inbox-item[data-conversation-id="{conversation_id}"]')
+    # Opening a thread clears its reply box: type once the thread is there.
+    await expect(console.locator("#messages .message-text").first).to_have_text(XSS)
     await console.fill("#reply", f"you wrote {XSS}")
     await console.press("#reply", "Enter")
 
