@@ -82,7 +82,7 @@ class Conversation(SQLModel, table=True):
             "brand_id",
             sqlite_where=text(_WAITING),
             postgresql_where=text(_WAITING),
-        ),  # fmt: skip
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
