@@ -584,7 +584,7 @@ def profile(sizes: Sizes, logs: Path) -> tuple[dict[str, Any], str]:
     with running(gateway):
         spy = subprocess.Popen(
             [str(VENV / "py-spy"), "record", "--pid", str(gateway.pid), "--rate", "200",
-             "--format", "raw", "--output", str(raw), "--nonblocking"],
+             "--format", "raw", "--output", str(raw), "--nonblocking", "--gil"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         config = {**against(gateway), "consumer_url": atdesk_url(gateway)}

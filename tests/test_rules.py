@@ -7,7 +7,9 @@ validation (handles, emails, names, passwords), ids (ULIDs and wire times) and s
 from __future__ import annotations
 
 import os
+import random as randomness
 import re
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -452,7 +454,7 @@ def crockford_value(body: str) -> int:
 def fixed_ids(monkeypatch: pytest.MonkeyPatch, seconds: float, random: bytes) -> None:
     """Inject the clock and the randomness new_id reads."""
     monkeypatch.setattr(ids, "time", types.SimpleNamespace(time=lambda: seconds))
-    monkeypatch.setattr(ids, "os", types.SimpleNamespace(urandom=lambda n: random[:n]))
+    monkeypatch.setattr(ids, "_random_80_bits", lambda: int.from_bytes(random, "big"))
 
 
 @pytest.mark.parametrize("prefix", ["c", "m", "a", "session"])
@@ -476,6 +478,25 @@ def test_new_ids_are_random_within_a_millisecond(monkeypatch: pytest.MonkeyPatch
     made = {new_id("c") for _ in range(100)}
     assert len(made) == 100
     assert {value[2:12] for value in made} == {new_id("c")[2:12]}
+
+
+def test_new_ids_take_their_random_bits_from_the_system_400_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = []
+
+    def urandom(n: int) -> bytes:
+        calls.append(n)
+        return randomness.Random(len(calls)).randbytes(n)
+
+    monkeypatch.setattr(ids, "os", types.SimpleNamespace(urandom=urandom))
+    monkeypatch.setattr(ids, "_random_pool", threading.local())
+    made = [crockford_value(new_id("m")[2:]) & (2**80 - 1) for _ in range(401)]
+    assert calls == [4000, 4000]
+    first, second = randomness.Random(1).randbytes(4000), randomness.Random(2).randbytes(4000)
+    assert made[:2] == [int.from_bytes(first[:10], "big"), int.from_bytes(first[10:20], "big")]
+    assert made[400] == int.from_bytes(second[:10], "big")
+    assert len(set(made)) == 401
 
 
 def test_new_ids_sort_by_creation_time_across_milliseconds(
