@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route
 
 from gateway import metrics
 from gateway.bus import Bus, LocalBus
@@ -60,7 +60,7 @@ from gateway.redis_bus import RedisBus
 from gateway.secrets import Passwords
 from gateway.sequencer import Sequencer
 from gateway.settings import Settings, load_settings
-from gateway.websocket import websocket_endpoint
+from gateway.websocket import SocketMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [route(endpoint, gateway) for endpoint in ENDPOINTS]
     routes += [
         Route("/v1/openapi.json", openapi_json, methods=["GET"]),
-        WebSocketRoute("/v1/ws", websocket_endpoint),
         Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
     ]
     routes += pages.routes()
@@ -236,7 +235,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers=handlers,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(SocketMiddleware)],
     )
     app.state.gateway = gateway
     return app
