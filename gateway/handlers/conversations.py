@@ -27,7 +27,7 @@ from gateway.events import (
 from gateway.handlers import queue
 from gateway.handlers.brands import unknown_brand
 from gateway.ids import new_id, parse_time, utc_now
-from gateway.models import Brand, Conversation, Message
+from gateway.models import Conversation, Message
 from gateway.protocol import Send
 from gateway.push.payload import PushJob, PushKind
 from gateway.schemas import (
@@ -497,7 +497,7 @@ class ConversationHandler:
 def _consumer_wrote(session: Session, conversation: Conversation, *, opened: bool) -> ConsumerWrote:
     """What follows a consumer's message, decided on the rows the send transaction holds
     rather than in reads of their own after every message."""
-    brand = session.get(Brand, conversation.brand_id)
+    brand = sends.brand_by_id(session, conversation.brand_id)
     assert brand is not None
     return ConsumerWrote(
         conversation_id=conversation.id,

@@ -118,15 +118,15 @@ def append_message(
             brand_id=conversation.brand_id, opened_at=now,
         )  # fmt: skip
         session.add(case)
+        session.flush()  # found by primary key from now on, as the batch's cases are
     elif rules.is_first_response(sender_role):
-        answered = session.get(Case, (conversation.id, conversation.case_number))
+        answered = sends.case_by_number(session, conversation.id, conversation.case_number)
         if answered is not None and answered.first_response_at is None:
             # The conversation row is locked: no other message can answer this case now.
             answered.first_response_at = now
             answered.first_response_s = (now - as_utc(answered.opened_at)).total_seconds()
             answered.first_responder_id = sender_id
             session.add(answered)
-    session.flush()  # the case, if it changed (a clean session costs nothing here)
     return Appended(row=message, conversation_changed=after != before)
 
 

@@ -35,11 +35,10 @@ class SendBatch:
     # (None: none yet); the conversations locked for the transaction.
     messages: dict[tuple[str, str], Message | None] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
-    # Held so that the session's identity map (weak references) keeps them: a unit's
-    # ``session.get(Brand, ...)`` and ``session.get(Case, (conversation id, number))`` (its
-    # current case) then find them without a query, which would write the waiting rows.
-    brands: list[Brand] = field(default_factory=list)
-    cases: list[Case] = field(default_factory=list)
+    # By id and by (conversation id, number), for the batch's units: a dict lookup costs a
+    # tenth of ``session.get`` (which finds the same objects: the identity map).
+    brands: dict[str, Brand] = field(default_factory=dict)
+    cases: dict[tuple[str, int], Case] = field(default_factory=dict)
     # Writes waiting for the session's next statement or its commit.
     new_messages: list[dict[str, Any]] = field(default_factory=list)
     moved: dict[str, Conversation] = field(default_factory=dict)
@@ -65,9 +64,9 @@ def prefetch(
         rows = session.exec(_CONVERSATIONS_LOCKED, params={"ids": sorted(set(conversation_ids))})
         for conversation, brand, case in rows:
             batch.conversations[conversation.id] = conversation
-            batch.brands.append(brand)
+            batch.brands[brand.id] = brand
             if case is not None:
-                batch.cases.append(case)
+                batch.cases[case.conversation_id, case.number] = case
 
 
 # Locked in id order, so that two batches (on two nodes) never wait for each other in a
@@ -105,6 +104,18 @@ def _messages_by_client_id(count: int) -> Any:
             ]
         )
     )
+
+
+def brand_by_id(session: Session, brand_id: str) -> Brand | None:
+    batch = prefetched(session)
+    brand = None if batch is None else batch.brands.get(brand_id)
+    return brand if brand is not None else session.get(Brand, brand_id)
+
+
+def case_by_number(session: Session, conversation_id: str, number: int) -> Case | None:
+    batch = prefetched(session)
+    case = None if batch is None else batch.cases.get((conversation_id, number))
+    return case if case is not None else session.get(Case, (conversation_id, number))
 
 
 def prefetched(session: Session) -> SendBatch | None:

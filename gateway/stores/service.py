@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from gateway.ids import as_utc
 from gateway.models import Account, Brand, Case, Conversation, Membership
 from gateway.service_rules import CaseFacts
+from gateway.stores import sends
 
 SYSTEM_ACCOUNT_ID = "a_system"  # made by migration 0004; signs system messages
 SYSTEM_NAME = "atdesk"
@@ -88,7 +89,7 @@ def rate(session: Session, *, case: Case, score: int, comment: str | None, now: 
 def auto_reply_pending(session: Session, *, conversation_id: str, number: int) -> bool:
     """Whether the case may still get its one automatic reply: it waits for its first
     human answer (after one, a member who is briefly away is no news) and had none."""
-    case = session.get(Case, (conversation_id, number))
+    case = sends.case_by_number(session, conversation_id, number)
     return case is not None and case.first_response_at is None and not case.auto_replied
 
 
