@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 from gateway import logs
 from gateway.protocol import MAX_FRAME_BYTES, CloseCode
 from gateway.settings import Settings, SettingsError, load_settings
-from gateway.ws_protocol import ReadAheadWebSocketProtocol
+from gateway.ws_protocol import GatewayWebSocketProtocol
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -103,7 +103,7 @@ def _config(settings: Settings, app: ASGIApp | str, args: argparse.Namespace) ->
         port=args.port,
         log_level=args.log_level,
         log_config=None,  # ours (gateway.logs), set up before uvicorn starts
-        ws=ReadAheadWebSocketProtocol,  # uvicorn's websockets-sansio, read ahead
+        ws=GatewayWebSocketProtocol,  # uvicorn's websockets-sansio, tuned
         ws_max_size=MAX_FRAME_BYTES,
         ws_ping_interval=settings.heartbeat_s,
         ws_ping_timeout=settings.heartbeat_s,

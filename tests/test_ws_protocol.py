@@ -1,4 +1,6 @@
-"""The socket server reads ahead a few frames, then stops reading until the app catches up.
+"""The socket server's two changes to uvicorn's protocol: it reads ahead a few frames
+before it stops reading until the app catches up, and what is written to a socket during
+one pass of the event loop goes out in one write.
 
 Protocol logic without a socket: the transport records what the protocol asks of it.
 """
@@ -10,12 +12,14 @@ import asyncio
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from gateway.ws_protocol import READ_AHEAD_FRAMES, ReadAheadWebSocketProtocol
+from gateway.ws_protocol import READ_AHEAD_FRAMES, CoalescingTransport, GatewayWebSocketProtocol
 
 
-class RecordingTransport:
+class RecordingTransport(asyncio.Transport):
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[str] = []
+        self.closing = False
 
     def pause_reading(self) -> None:
         self.calls.append("pause")
@@ -23,11 +27,24 @@ class RecordingTransport:
     def resume_reading(self) -> None:
         self.calls.append("resume")
 
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.calls.append(f"write {bytes(data).decode()}")
+
+    def close(self) -> None:
+        self.calls.append("close")
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_write_buffer_size(self) -> int:
+        return 0  # every write went out at once
+
 
 def test_reading_pauses_only_once_read_ahead_frames_wait_and_resumes_when_all_are_taken() -> None:
     async def scenario() -> None:
-        protocol = ReadAheadWebSocketProtocol(
-            Config(app=None, ws=ReadAheadWebSocketProtocol), ServerState(), {}
+        protocol = GatewayWebSocketProtocol(
+            Config(app=None, ws=GatewayWebSocketProtocol), ServerState(), {}
         )
         transport = RecordingTransport()
         protocol.transport = transport  # type: ignore[assignment]
@@ -47,5 +64,28 @@ def test_reading_pauses_only_once_read_ahead_frames_wait_and_resumes_when_all_ar
         assert transport.calls == ["pause", "resume"]
         frame_arrives("after")
         assert transport.calls == ["pause", "resume"]
+
+    asyncio.run(scenario())
+
+
+def test_writes_made_in_one_pass_of_the_loop_reach_the_socket_as_one_write() -> None:
+    async def scenario() -> None:
+        socket = RecordingTransport()
+        transport = CoalescingTransport(socket, asyncio.get_running_loop())
+        transport.write(b"a")
+        transport.write(bytearray(b"b"))
+        transport.write(memoryview(b"c"))
+        assert socket.calls == []
+        assert transport.get_write_buffer_size() == 3
+        await asyncio.sleep(0)  # the rest of this pass
+        assert socket.calls == ["write abc"]
+        transport.write(b"d")
+        await asyncio.sleep(0)
+        transport.write(b"e")
+        transport.close()  # what waits goes first
+        await asyncio.sleep(0)
+        transport.write(b"f")  # after the close: nowhere to go
+        await asyncio.sleep(0)
+        assert socket.calls == ["write abc", "write d", "write e", "close"]
 
     asyncio.run(scenario())
