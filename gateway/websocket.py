@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -100,7 +101,9 @@ class LiveConnection:
         self._gateway = gateway
         settings = gateway.settings
         self._protocol = FrameProtocol(TokenBucket(settings.frame_rate_per_s, settings.frame_burst))
-        self._outbox: asyncio.Queue[str | Close] = asyncio.Queue()
+        # Frames waiting for the writer, which waits on ``_outbox_filled`` when there are none.
+        self._outbox: collections.deque[str | Close] = collections.deque()
+        self._outbox_filled: asyncio.Future[None] | None = None
         self._closing = False
         self._viewer: Viewer | None = None
         self.socket_id = new_id("w")
@@ -150,11 +153,16 @@ class LiveConnection:
     def push(self, text: str) -> None:
         if self._closing:
             return
-        if self._outbox.qsize() >= MAX_OUTBOX_FRAMES:
+        if len(self._outbox) >= MAX_OUTBOX_FRAMES:
             log.warning("socket %s is too slow; closing it", self.socket_id)
             self.close_soon(CloseCode.SLOW_CONSUMER, "too far behind: reconnect and sync")
             return
-        self._outbox.put_nowait(text)
+        self._to_writer(text)
+
+    def _to_writer(self, item: str | Close) -> None:
+        self._outbox.append(item)
+        if self._outbox_filled is not None and not self._outbox_filled.done():
+            self._outbox_filled.set_result(None)
 
     def close_soon(self, code: CloseCode, reason: str) -> None:
         if self._closing:
@@ -162,9 +170,8 @@ class LiveConnection:
         self._closing = True
         if code in (CloseCode.UNAUTHENTICATED, CloseCode.SLOW_CONSUMER):
             # Nothing more for this socket: a revoked session must not get one more frame.
-            while not self._outbox.empty():
-                self._outbox.get_nowait()
-        self._outbox.put_nowait(Close(code, reason))
+            self._outbox.clear()
+        self._to_writer(Close(code, reason))
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -188,15 +195,16 @@ class LiveConnection:
         timeout = self._gateway.settings.hello_timeout_s
         while not self._closing:
             try:
-                message = await asyncio.wait_for(
-                    self._asgi_receive(), None if self._viewer else timeout
-                )
+                received = self._asgi_receive()
+                if self._viewer is None:
+                    received = asyncio.wait_for(received, timeout)
+                message = await received
             except TimeoutError:
                 self.close_soon(CloseCode.UNAUTHENTICATED, "no hello within the time allowed")
                 return
             if message["type"] == "websocket.disconnect":
                 self._closing = True
-                self._outbox.put_nowait(Close(CloseCode.GOING_AWAY, ""))
+                self._to_writer(Close(CloseCode.GOING_AWAY, ""))
                 return
             raw = message.get("text")
             if raw is None:
@@ -329,7 +337,10 @@ class LiveConnection:
 
     async def _write_loop(self) -> None:
         while True:
-            item = await self._outbox.get()
+            if not self._outbox:
+                self._outbox_filled = asyncio.get_running_loop().create_future()
+                await self._outbox_filled
+            item = self._outbox.popleft()
             if isinstance(item, Close):
                 with contextlib.suppress(Exception):
                     await self._websocket.close(code=item.code, reason=item.reason)
