@@ -8,9 +8,11 @@
   that is not being read can hold (frames are at most 64 KiB).
 - **One write per pass of the event loop.** Each frame was one ``send`` system call; an
   agent's socket gets a frame per message of a committed batch, all in one pass. The
-  frames written to a socket in one pass now go out together, at the end of the pass.
-  Every system call also lets go of the GIL, and the database thread, waiting for it,
-  then holds the event loop up until it lets go in turn.
+  frames written to a socket in one pass now go out together, early in the next pass
+  (``loop.call_soon``), or at once when ``FLUSH_BYTES`` wait: a socket's flow control
+  (uvicorn's ``send`` waits while the transport's buffer is over its high-water mark)
+  must see what is written, or a client that stops reading could make the gateway buffer
+  everything meant for it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 READ_AHEAD_FRAMES = 8
+FLUSH_BYTES = 64 * 1024  # asyncio's default high-water mark for a transport's buffer
 
 
 class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -49,25 +52,32 @@ class CoalescingTransport(asyncio.Transport):
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._closed = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._closed:
+            return  # as a closed transport does, short of its warning
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= FLUSH_BYTES:
+            self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
-        data, self._pending = b"".join(self._pending), []
-        if not self._transport.is_closing():
-            self._transport.write(data)
+        data, self._pending, self._pending_bytes = b"".join(self._pending), [], 0
+        self._transport.write(data)
 
     def close(self) -> None:
         self.flush()
+        self._closed = True
         self._transport.close()
 
     def abort(self) -> None:
-        self._pending = []
+        self._pending, self._pending_bytes, self._closed = [], 0, True
         self._transport.abort()
 
     def is_closing(self) -> bool:
@@ -86,4 +96,4 @@ class CoalescingTransport(asyncio.Transport):
         return self._transport.get_extra_info(name, default)
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+        return self._transport.get_write_buffer_size() + self._pending_bytes

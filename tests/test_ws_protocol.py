@@ -12,7 +12,12 @@ import asyncio
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from gateway.ws_protocol import READ_AHEAD_FRAMES, CoalescingTransport, GatewayWebSocketProtocol
+from gateway.ws_protocol import (
+    FLUSH_BYTES,
+    READ_AHEAD_FRAMES,
+    CoalescingTransport,
+    GatewayWebSocketProtocol,
+)
 
 
 class RecordingTransport(asyncio.Transport):
@@ -59,11 +64,48 @@ def test_reading_pauses_only_once_read_ahead_frames_wait_and_resumes_when_all_ar
         frame_arrives("last that fits")
         frame_arrives("one more")  # already on its way when reading paused
         assert transport.calls == ["pause"]
-        taken = [await protocol.receive() for _ in range(READ_AHEAD_FRAMES + 1)]
+        taken = []
+        for _ in range(READ_AHEAD_FRAMES):
+            taken.append(await protocol.receive())
+            assert transport.calls == ["pause"]  # until every waiting frame is taken
+        taken.append(await protocol.receive())
         assert [message["text"] for message in taken][-2:] == ["last that fits", "one more"]
         assert transport.calls == ["pause", "resume"]
         frame_arrives("after")
         assert transport.calls == ["pause", "resume"]
+
+    asyncio.run(scenario())
+
+
+def test_the_protocol_writes_through_a_coalescing_transport() -> None:
+    async def scenario() -> None:
+        protocol = GatewayWebSocketProtocol(
+            Config(app=None, ws=GatewayWebSocketProtocol), ServerState(), {}
+        )
+        socket = RecordingTransport()
+        protocol.connection_made(socket)
+        assert isinstance(protocol.transport, CoalescingTransport)
+        protocol.transport.write(b"x")
+        await asyncio.sleep(0)
+        assert socket.calls == ["write x"]
+
+    asyncio.run(scenario())
+
+
+def test_a_full_buffer_of_writes_goes_out_at_once_so_flow_control_sees_it() -> None:
+    async def scenario() -> None:
+        socket = RecordingTransport()
+        transport = CoalescingTransport(socket, asyncio.get_running_loop())
+        frame = b"y" * 1000
+        while not socket.calls:
+            transport.write(frame)
+        # uvicorn's send checks the transport's flow control before each frame: it sees
+        # these bytes within one pass, not only after a client stopped reading long ago.
+        whole_frames_to_the_cap = -(-FLUSH_BYTES // len(frame)) * len(frame)
+        assert socket.calls == ["write " + "y" * whole_frames_to_the_cap]
+        assert transport.get_write_buffer_size() == 0
+        await asyncio.sleep(0)
+        assert len(socket.calls) == 1
 
     asyncio.run(scenario())
 
