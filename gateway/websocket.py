@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from starlette import types as asgi
+from starlette._utils import get_route_path  # how Starlette's router reads the path
 from starlette.websockets import WebSocket
 
 from gateway import logs, metrics
@@ -69,8 +70,7 @@ class SocketMiddleware:
         self.app = app
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
-        path: str = scope.get("path", "").removeprefix(scope.get("root_path", ""))
-        if scope["type"] == "websocket" and path == SOCKET_PATH:
+        if scope["type"] == "websocket" and get_route_path(scope) == SOCKET_PATH:
             await websocket_endpoint(WebSocket(scope, receive, send), receive, send)
         else:
             await self.app(scope, receive, send)

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from tests.clients import Api, Socket, User, unique
 from tests.gateway_process import TEST_ENV, GatewayProcess, free_port
@@ -589,6 +590,17 @@ async def test_a_body_over_64_kib_is_413(api: Api) -> None:
 )  # fmt: skip
 async def test_an_unknown_route_is_404_in_the_error_shape(api: Api, method: str, path: str) -> None:
     assert_error_body(await api.call(method, path), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/v1/wsx", "/v1/ws/", "/v1", "/ws"])
+async def test_a_socket_anywhere_but_v1_ws_is_refused(gateway: GatewayProcess, path: str) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await Socket.open(gateway.ws_url.replace("/v1/ws", path))
+    assert refused.value.response.status_code == 403
+
+
+async def test_plain_http_to_the_socket_path_is_404(api: Api) -> None:
+    assert_error_body(await api.call("GET", "/v1/ws"), 404, "not_found")
 
 
 async def test_a_wrong_method_is_405_in_the_error_shape_with_allow(api: Api) -> None:
