@@ -16,6 +16,15 @@ _RANDOM_POOL_BYTES = 4000
 _random_pool = threading.local()
 
 
+def _forget_random_pool() -> None:
+    # A forked child must not make the ids its parent makes from the same bytes.
+    global _random_pool
+    _random_pool = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_random_pool)
+
+
 def new_id(prefix: str) -> str:
     """A ULID with a type prefix (``c_01J...``): sortable by creation time, 128 bits."""
     value = (int(time.time() * 1000) << 80) | _random_80_bits()

@@ -117,8 +117,7 @@ def append_message(
             conversation_id=conversation.id, number=after.case_number,
             brand_id=conversation.brand_id, opened_at=now,
         )  # fmt: skip
-        session.add(case)
-        session.flush()  # found by primary key from now on, as the batch's cases are
+        sends.add_case(session, case)
     elif rules.is_first_response(sender_role):
         answered = sends.case_by_number(session, conversation.id, conversation.case_number)
         if answered is not None and answered.first_response_at is None:

@@ -112,6 +112,12 @@ def brand_by_id(session: Session, brand_id: str) -> Brand | None:
     return brand if brand is not None else session.get(Brand, brand_id)
 
 
+def add_case(session: Session, case: Case) -> None:
+    """A case a message opened: the batch's next messages find it (not yet flushed)."""
+    session.add(case)
+    of(session).cases[case.conversation_id, case.number] = case
+
+
 def case_by_number(session: Session, conversation_id: str, number: int) -> Case | None:
     batch = prefetched(session)
     case = None if batch is None else batch.cases.get((conversation_id, number))
