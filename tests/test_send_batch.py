@@ -4,6 +4,9 @@ SQLite file, no server."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -155,3 +158,25 @@ async def test_a_batch_reads_brands_and_current_cases_once_for_all_its_sends(
     read_nothing, first_response_s = await db.write(batch)
     assert read_nothing == 0  # brand, case, conversation: all from the batch's one read
     assert first_response_s is not None
+
+
+async def test_a_batch_and_its_messages_go_with_their_transaction_not_with_the_gc(
+    db: Database,
+) -> None:
+    conversation_id = await a_conversation(db)
+    left: list[weakref.ref[object]] = []
+
+    def batch(tx: Transaction) -> None:
+        sends.prefetch(tx.session, client_ids=[("a_lea", "k1")], conversation_ids=[conversation_id])
+        message = append(tx.session, conversation_id, "a_lea", "k1")
+        batch = sends.prefetched(tx.session)
+        assert batch is not None
+        left.extend([weakref.ref(batch), weakref.ref(message)])
+
+    gc.disable()  # a reference cycle would keep them until the next collection
+    try:
+        await db.write(batch)
+        await asyncio.sleep(0)  # the loop lets go of the result that woke this task
+        assert [ref() for ref in left] == [None, None]
+    finally:
+        gc.enable()
