@@ -1,4 +1,4 @@
-"""uvicorn's ``websockets-sansio`` protocol, with two changes for a busy gateway.
+"""uvicorn's ``websockets-sansio`` protocol, with three changes for a busy gateway.
 
 - **Reading ahead.** uvicorn stops reading a socket after every frame it hands on and
   starts again once the application has taken it: two ``epoll_ctl`` system calls and a
@@ -6,6 +6,11 @@
   flight, as both SDKs do) takes for every message. Here a socket is paused only once
   ``READ_AHEAD_FRAMES`` frames wait for the application, which still bounds what a socket
   that is not being read can hold (frames are at most 64 KiB).
+- **A keepalive that waits while the gateway is not reading.** uvicorn closes a socket
+  (1011) when the pong to its ping has not been read within the timeout; while reading
+  is paused, because the socket's frames wait for the gateway, the pong waits unread
+  behind them. A client pipelining sends to a busy gateway was closed for the gateway's
+  slowness. While reading is paused, the timeout is put off by another period.
 - **One write per pass of the event loop.** Each frame was one ``send`` system call; an
   agent's socket gets a frame per message of a committed batch, all in one pass. The
   frames written to a socket in one pass now go out together, early in the next pass
@@ -27,6 +32,12 @@ FLUSH_BYTES = 64 * 1024  # asyncio's default high-water mark for a transport's b
 
 
 class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
+    def keepalive_timeout(self) -> None:
+        if self.read_paused and self.ping_timeout is not None:
+            self.pong_timer = self.loop.call_later(self.ping_timeout, self.keepalive_timeout)
+            return
+        super().keepalive_timeout()
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.transport = CoalescingTransport(self.transport, self.loop)

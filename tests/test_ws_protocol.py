@@ -77,6 +77,24 @@ def test_reading_pauses_only_once_read_ahead_frames_wait_and_resumes_when_all_ar
     asyncio.run(scenario())
 
 
+def test_a_missing_pong_closes_the_socket_only_while_the_gateway_is_reading() -> None:
+    async def scenario() -> None:
+        config = Config(app=None, ws=GatewayWebSocketProtocol, ws_ping_timeout=20.0)
+        protocol = GatewayWebSocketProtocol(config, ServerState(), {})
+        socket = RecordingTransport()
+        protocol.transport = socket
+        protocol.read_paused = True  # the pong may wait unread behind the client's frames
+        protocol.keepalive_timeout()
+        assert socket.calls == [] and not protocol.close_sent
+        assert protocol.pong_timer is not None  # asked again a period later
+        protocol.pong_timer.cancel()
+        protocol.read_paused = False
+        protocol.keepalive_timeout()
+        assert protocol.close_sent and socket.calls[-1] == "close"
+
+    asyncio.run(scenario())
+
+
 def test_the_protocol_writes_through_a_coalescing_transport() -> None:
     async def scenario() -> None:
         protocol = GatewayWebSocketProtocol(
