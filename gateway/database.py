@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -35,10 +35,16 @@ class Transaction:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.after_commit_actions: list[Callable[[], None]] = []
+        self.before_commit_actions: dict[Hashable, Callable[[], None]] = {}
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` on the event loop only if and after this transaction commits."""
         self.after_commit_actions.append(action)
+
+    def once_before_commit(self, key: Hashable, action: Callable[[], None]) -> None:
+        """Run ``action`` in this transaction once its work is done, once per ``key``: what
+        many units of a group commit would each do, done once for all of them."""
+        self.before_commit_actions.setdefault(key, action)
 
 
 class Database:
@@ -66,6 +72,8 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             tx = Transaction(session)
             result = work(tx)
+            for action in tx.before_commit_actions.values():
+                action()
         return tx, result
 
     async def read(self, work: Callable[[Session], T]) -> T:

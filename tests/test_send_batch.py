@@ -180,3 +180,22 @@ async def test_a_batch_and_its_messages_go_with_their_transaction_not_with_the_g
         assert [ref() for ref in left] == [None, None]
     finally:
         gc.enable()
+
+
+async def test_what_many_units_would_each_do_runs_once_per_key_inside_the_transaction(
+    db: Database,
+) -> None:
+    ran: list[tuple[str, int, bool]] = []
+
+    def work(tx: Transaction) -> None:
+        for unit in range(3):
+            tx.once_before_commit(
+                "queue", lambda unit=unit: ran.append(("queue", unit, tx.session.in_transaction()))
+            )
+        tx.once_before_commit(
+            "other", lambda: ran.append(("other", 0, tx.session.in_transaction()))
+        )
+        assert ran == []  # not before the work is done
+
+    await db.write(work)
+    assert ran == [("queue", 0, True), ("other", 0, True)]

@@ -140,7 +140,12 @@ class ConversationHandler:
         if created or appended.conversation_changed or taken:
             self._publish_conversation(tx, conversation)
         if taken:
-            queue.publish_moved_behind(tx, self._bus, conversation)
+            # Every case behind it moved: told once per batch (answering a queue of a
+            # thousand, one by one, told the hundred behind each answer every time).
+            brand_id = conversation.brand_id
+            tx.once_before_commit(
+                ("queue", brand_id), lambda: queue.publish_queue_head(tx, self._bus, brand_id)
+            )
         wrote = None
         if role is SenderRole.CONSUMER:
             opened = created or appended.conversation_changed
