@@ -36,7 +36,9 @@ class SendBatch:
     messages: dict[tuple[str, str], Message | None] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
     # By id and by (conversation id, number), for the batch's units: a dict lookup costs a
-    # tenth of ``session.get`` (which finds the same objects: the identity map).
+    # tenth of ``session.get``. Held here, they also stay in the session's identity map
+    # (weak references), so a ``session.get`` elsewhere finds them without a query, which
+    # would write the waiting rows early.
     brands: dict[str, Brand] = field(default_factory=dict)
     cases: dict[tuple[str, int], Case] = field(default_factory=dict)
     # Writes waiting for the session's next statement or its commit.
