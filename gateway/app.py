@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -55,6 +55,7 @@ from gateway.limits import (
 from gateway.logs import RequestIdMiddleware
 from gateway.presence import LocalPresence, Presence, RedisPresence
 from gateway.protocol import CloseCode
+from gateway.push.payload import PushJob
 from gateway.push.worker import PushService, Sender
 from gateway.redis_bus import RedisBus
 from gateway.secrets import Passwords
@@ -126,7 +127,7 @@ def build_gateway(settings: Settings) -> Gateway:
         bus.subscribe(hub.dispatch)  # one node: events arrive in commit order
         send_limiter = LocalSendLimiter(settings.send_rate_per_s, settings.send_burst)
         login_limiter: LoginLimiter = LocalLoginLimiter(settings.login_attempts_per_minute)
-        conversations = ConversationHandler(db, bus, push=push.enqueue)
+        conversations = ConversationHandler(db, bus, push=_message_pushes(push))
     else:
         client = redis.Redis.from_url(
             settings.redis_url, socket_timeout=5, socket_connect_timeout=5
@@ -143,7 +144,7 @@ def build_gateway(settings: Settings) -> Gateway:
         login_limiter = RedisLoginLimiter(
             client, settings.redis_prefix, settings.login_attempts_per_minute
         )
-        conversations = ConversationHandler(db, bus, push=push.enqueue)
+        conversations = ConversationHandler(db, bus, push=_message_pushes(push))
         ordered = Sequencer(conversations, hub.dispatch)
         sequencer = ordered
 
@@ -183,6 +184,12 @@ def build_gateway(settings: Settings) -> Gateway:
         push=push,
         send_limiter=send_limiter,
     )
+
+
+def _message_pushes(push: PushService) -> Callable[[PushJob], None] | None:
+    """Where the send path queues pushes; None when none are sent, so that it builds no
+    jobs only to drop them."""
+    return push.enqueue if push.enabled else None
 
 
 def _push_sender(settings: Settings) -> Sender | None:
