@@ -329,6 +329,7 @@ async function throughput() {
     deliveryLatency = [];
     const cpu = cpuMeter();
     const started = now();
+    log(`${name}: measuring`); // bench/run.py's profile starts sampling on this line
     const ticker = setInterval(() => {
       const s = (now() - started) / 1000;
       log(

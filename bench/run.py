@@ -251,13 +251,29 @@ def pinned(argv: list[str], cpus: str | None) -> list[str]:
 # --- the load tool ---------------------------------------------------------------------
 
 
-def load(config: dict[str, Any], *, cpus: str | None = LOADGEN_CPU) -> dict[str, Any]:
+def load(
+    config: dict[str, Any],
+    *,
+    cpus: str | None = LOADGEN_CPU,
+    on_measuring: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Runs the load tool; ``on_measuring`` is called with a phase's name as it starts."""
     argv = pinned(["node", str(BENCH / "load.mjs"), json.dumps(config)], cpus)
     quiet = wait_for_quiet(QUIET_WAIT_S[0]) if QUIET_WAIT_S[0] > 0 else None
-    done = subprocess.run(argv, cwd=BENCH, stdout=subprocess.PIPE, text=True, timeout=1800)
-    if done.returncode != 0:
-        raise RuntimeError(f"the load tool failed on {config['label']} (exit {done.returncode})")
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "others_before_start_pct": quiet}
+    with subprocess.Popen(
+        argv, cwd=BENCH, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as tool:
+        assert tool.stdout is not None and tool.stderr is not None
+        for line in tool.stderr:  # its progress, passed on; stdout is one line at the end
+            sys.stderr.write(line)
+            phase, _, what = line.rpartition("] ")[2].partition(": ")
+            if on_measuring is not None and what.strip() == "measuring":
+                on_measuring(phase)
+        output = tool.stdout.read()
+        if tool.wait(1800) != 0:
+            failed = f"the load tool failed on {config['label']} (exit {tool.returncode})"
+            raise RuntimeError(failed)
+    return {**json.loads(output.strip().splitlines()[-1]), "others_before_start_pct": quiet}
 
 
 def throughput_config(label: str, kind: str, sizes: Sizes, **more: Any) -> dict[str, Any]:
@@ -581,17 +597,25 @@ def profile(sizes: Sizes, logs: Path) -> tuple[dict[str, Any], str]:
     default: ``--only profile``); the table lists where its time went."""
     gateway = atdesk("atdesk-profile", logs, cpus=SERVER_CPU)
     raw = logs.parent / "profile.txt"
+    spies: list[subprocess.Popen[bytes]] = []
+
+    def sample(phase: str) -> None:
+        # From the closed loop's start: not the sign-ups, logins and routing of the set-up.
+        if phase == "max":
+            spies.append(subprocess.Popen(
+                [str(VENV / "py-spy"), "record", "--pid", str(gateway.pid), "--rate", "200",
+                 "--format", "raw", "--output", str(raw), "--nonblocking", "--gil"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+
     with running(gateway):
-        spy = subprocess.Popen(
-            [str(VENV / "py-spy"), "record", "--pid", str(gateway.pid), "--rate", "200",
-             "--format", "raw", "--output", str(raw), "--nonblocking", "--gil"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
         config = {**against(gateway), "consumer_url": atdesk_url(gateway)}
         config["agent_url"] = config["consumer_url"]
-        result = load({**throughput_config("profile", "atdesk", sizes, **config), "steps": []})
-        spy.send_signal(signal.SIGINT)
-        spy.wait(60)
+        config = {**throughput_config("profile", "atdesk", sizes, **config), "steps": []}
+        result = load(config, on_measuring=sample)
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
     own: dict[str, int] = {}
     inclusive: dict[str, int] = {}
     total = 0
