@@ -199,3 +199,42 @@ async def test_what_many_units_would_each_do_runs_once_per_key_inside_the_transa
 
     await db.write(work)
     assert ran == [("queue", 0, True), ("other", 0, True)]
+
+
+async def test_the_batch_stores_times_as_the_orm_does(db: Database) -> None:
+    # On SQLite the batch hands its rows to the driver itself; a time stored in another
+    # text form would sort and compare wrongly against those the ORM writes.
+    conversation_id = await a_conversation(db)
+    sent_at = utc_now().replace(microsecond=123000)
+
+    def send(tx: Transaction) -> None:
+        conversation = store.conversation_by_id(
+            tx.session, conversation_id=conversation_id, lock=True
+        )
+        assert conversation is not None
+        store.append_message(
+            tx.session, conversation=conversation, message_id="m_1", sender_id="a_lea",
+            sender_role=SenderRole.CONSUMER, sender_name="Lea", client_id="k1", text="hi",
+            now=sent_at,
+        )  # fmt: skip
+
+    await db.write(send)
+
+    def stored(tx: Transaction) -> tuple[str, str, str]:
+        connection = tx.session.connection()
+        message = connection.execute(text("SELECT created_at FROM messages")).scalar_one()
+        moved = connection.execute(text("SELECT last_message_at FROM conversations")).scalar_one()
+        # The same moment written by the ORM (an account's creation time).
+        account_store.insert_account(
+            tx.session, account_id="a_orm", email="orm@example.com", display_name="orm",
+            password_hash="!", now=sent_at,
+        )  # fmt: skip
+        tx.session.flush()
+        by_orm = connection.execute(
+            text("SELECT created_at FROM accounts WHERE id = 'a_orm'")
+        ).scalar_one()
+        return message, moved, by_orm
+
+    message, moved, by_orm = await db.write(stored)
+    assert message == moved == by_orm
+    assert by_orm == sent_at.strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, event, insert, or_, update
+from sqlalchemy import Connection, Dialect, and_, bindparam, event, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -188,7 +188,8 @@ def _write(connection: Connection, batch: SendBatch) -> None:
     rows, batch.new_messages = batch.new_messages, []
     moved, batch.moved = batch.moved, {}
     cursors, batch.cursors = batch.cursors, {}
-    connection.execute(
+    _execute_many(
+        connection,
         _MOVE_CONVERSATION,
         [
             {
@@ -201,14 +202,50 @@ def _write(connection: Connection, batch: SendBatch) -> None:
             for conversation in moved.values()
         ],
     )
-    connection.execute(_INSERT_MESSAGE, rows)
-    connection.execute(
+    _execute_many(connection, _INSERT_MESSAGE, rows)
+    _execute_many(
+        connection,
         read_cursor_upsert(connection.dialect.name, returning=False),
         [
             {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
             for (conversation_id, account_id), seq in cursors.items()
         ],
     )
+
+
+def _execute_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """``statement`` once per row. On SQLite the rows go to the driver as tuples, for a
+    statement compiled once: SQLAlchemy's handling of each row's parameters, and of each
+    statement, cost more than SQLite's own work (about 4 us a row and 40 us a statement
+    on the benchmark machine: a fifth of what a batch's writes cost). Elsewhere SQLAlchemy
+    turns an INSERT's rows into multi-row statements, which PostgreSQL needs more."""
+    if connection.dialect.name != "sqlite":
+        connection.execute(statement, rows)
+        return
+    sql, columns = _compiled_for_sqlite(statement, connection.dialect)
+    connection.exec_driver_sql(
+        sql,
+        [
+            tuple(
+                row[name] if to_sqlite is None else to_sqlite(row[name])
+                for name, to_sqlite in columns
+            )
+            for row in rows
+        ],
+    )
+
+
+@functools.cache
+def _compiled_for_sqlite(statement: Any, dialect: Dialect) -> tuple[str, list[tuple[str, Any]]]:
+    """The SQL of ``statement`` and, in the order of its ``?``, each parameter's name and
+    what SQLAlchemy does to its value on the way in (SQLite keeps datetimes as text, in
+    SQLAlchemy's format), if anything."""
+    compiled = statement.compile(dialect=dialect)
+    columns = [
+        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in compiled.positiontup
+    ]
+    return compiled.string, columns
 
 
 _MOVE_CONVERSATION = (
