@@ -75,8 +75,8 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         # SQLite hands datetimes back naive; everything we store is UTC.
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat ends in "+00:00" in UTC; it costs half of strftime (twice per message).
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_time(text: str) -> datetime:
