@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from gateway.authz import Role
@@ -58,19 +58,25 @@ def live_session(
     session: Session, *, token_hash: str, now: datetime
 ) -> tuple[AuthSession, Account] | None:
     """The session a token opens and its account, unless it was revoked or has expired."""
-    found = (
-        session.exec(
-            select(AuthSession, Account)
-            .join(Account, col(Account.id) == col(AuthSession.account_id))
-            .where(AuthSession.token_hash == token_hash)
-        )
-    ).first()
+    found = session.exec(_SESSION_BY_TOKEN, params={"token_hash": token_hash}).first()
     if found is None or found[0].revoked_at is not None:
         return None
     expires_at = found[0].expires_at
     if expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=now.tzinfo)
     return found if expires_at > now else None
+
+
+# Every hello runs these two, thousands at once after a reconnect storm: built once, as
+# building a statement cost about as much as running it.
+_SESSION_BY_TOKEN = (
+    select(AuthSession, Account)
+    .join(Account, col(Account.id) == col(AuthSession.account_id))
+    .where(col(AuthSession.token_hash) == bindparam("token_hash"))
+)
+_ROLES = select(Membership.brand_id, Membership.role).where(
+    col(Membership.account_id) == bindparam("account_id")
+)
 
 
 def revoke_session(session: Session, *, session_id: str, now: datetime) -> None:
@@ -81,9 +87,7 @@ def revoke_session(session: Session, *, session_id: str, now: datetime) -> None:
 
 def roles_of(session: Session, *, account_id: str) -> dict[str, Role]:
     """Brand id -> role, for every brand the account belongs to."""
-    rows = session.exec(
-        select(Membership.brand_id, Membership.role).where(Membership.account_id == account_id)
-    )
+    rows = session.exec(_ROLES, params={"account_id": account_id})
     return {brand_id: Role(role) for brand_id, role in rows}
 
 

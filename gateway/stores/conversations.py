@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy import case as when_then
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -34,10 +34,23 @@ def conversation_by_id(
     batch = sends.prefetched(session)
     if lock and batch is not None and conversation_id in batch.conversations:
         return batch.conversations[conversation_id]  # locked by sends.prefetch
-    query = select(Conversation).where(Conversation.id == conversation_id)
-    if lock:
-        query = query.with_for_update()
-    return (session.exec(query)).first()
+    query = _CONVERSATION_LOCKED if lock else _CONVERSATION
+    return session.exec(query, params={"id": conversation_id}).first()
+
+
+# A reconnecting socket's sync runs these for each of its conversations: built once, as
+# building a statement cost about as much as running it.
+_CONVERSATION = select(Conversation).where(col(Conversation.id) == bindparam("id"))
+_CONVERSATION_LOCKED = _CONVERSATION.with_for_update()
+_MESSAGES_AFTER = (
+    select(Message)
+    .where(
+        col(Message.conversation_id) == bindparam("conversation_id"),
+        col(Message.seq) > bindparam("after_seq"),
+    )
+    .order_by(col(Message.seq))
+    .limit(bindparam("limit"))
+)
 
 
 def conversation_for_pair(
@@ -137,15 +150,8 @@ MAX_SEQ = 2**31 - 1
 def messages_after(
     session: Session, *, conversation_id: str, after_seq: int, limit: int
 ) -> Sequence[Message]:
-    after_seq = min(after_seq, MAX_SEQ)
-    return (
-        session.exec(
-            select(Message)
-            .where(Message.conversation_id == conversation_id, Message.seq > after_seq)
-            .order_by(col(Message.seq))
-            .limit(limit)
-        )
-    ).all()
+    params = {"conversation_id": conversation_id, "after_seq": min(after_seq, MAX_SEQ)}
+    return session.exec(_MESSAGES_AFTER, params={**params, "limit": limit}).all()
 
 
 def last_seq_before(session: Session, *, conversation_id: str, moment: datetime) -> int:
