@@ -50,7 +50,11 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
             super().send_receive_event_to_app()
         finally:
             self.read_paused = paused
-        if not paused and self.queue.qsize() >= READ_AHEAD_FRAMES:
+        # Once the gateway has sent its close, frames are dropped and reading must go on
+        # until the client's close reply arrives (uvicorn resumed it): the frames still
+        # queued are never taken, and pausing for them stalled the closing handshake
+        # until the client's own timeout (10 s in most libraries).
+        if not paused and not self.close_sent and self.queue.qsize() >= READ_AHEAD_FRAMES:
             self.read_paused = True
             self.transport.pause_reading()
 

@@ -77,6 +77,30 @@ def test_reading_pauses_only_once_read_ahead_frames_wait_and_resumes_when_all_ar
     asyncio.run(scenario())
 
 
+def test_after_the_gateway_closes_reading_goes_on_until_the_close_reply() -> None:
+    async def scenario() -> None:
+        protocol = GatewayWebSocketProtocol(
+            Config(app=None, ws=GatewayWebSocketProtocol), ServerState(), {}
+        )
+        transport = RecordingTransport()
+        protocol.transport = transport  # type: ignore[assignment]
+
+        def frame_arrives(text: str) -> None:
+            protocol.frames, protocol.curr_msg_data_type = [text.encode()], "text"
+            protocol.send_receive_event_to_app()
+
+        for n in range(READ_AHEAD_FRAMES):  # a flooding client: the gateway stopped taking
+            frame_arrives(f"f{n}")
+        assert transport.calls == ["pause"]
+        protocol.close_sent = True  # the gateway closed (uvicorn resumes reading then)
+        protocol.read_paused = False
+        frame_arrives("still flooding")
+        frame_arrives("and more")
+        assert transport.calls == ["pause"]  # not paused again: the close reply must be read
+
+    asyncio.run(scenario())
+
+
 def test_a_missing_pong_closes_the_socket_only_while_the_gateway_is_reading() -> None:
     async def scenario() -> None:
         config = Config(app=None, ws=GatewayWebSocketProtocol, ws_ping_timeout=20.0)
