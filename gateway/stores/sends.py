@@ -235,7 +235,7 @@ def _execute_many(connection: Connection, statement: Any, rows: list[dict[str, A
     )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=32)  # bounded: a test suite makes an engine per database
 def _compiled_for_sqlite(statement: Any, dialect: Dialect) -> tuple[str, list[tuple[str, Any]]]:
     """The SQL of ``statement`` and, in the order of its ``?``, each parameter's name and
     what SQLAlchemy does to its value on the way in (SQLite keeps datetimes as text, in
