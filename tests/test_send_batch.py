@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -176,7 +177,12 @@ async def test_a_batch_and_its_messages_go_with_their_transaction_not_with_the_g
     gc.disable()  # a reference cycle would keep them until the next collection
     try:
         await db.write(batch)
-        await asyncio.sleep(0)  # the loop lets go of the result that woke this task
+        # The worker thread lets go of its work item (and the transaction in its result)
+        # just after it woke this task: on a busy machine this task can run first. With
+        # the collector off, only a reference cycle keeps them past the deadline.
+        deadline = time.monotonic() + 5
+        while any(ref() is not None for ref in left) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         assert [ref() for ref in left] == [None, None]
     finally:
         gc.enable()
