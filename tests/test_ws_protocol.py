@@ -8,6 +8,7 @@ Protocol logic without a socket: the transport records what the protocol asks of
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from uvicorn.config import Config
 from uvicorn.server import ServerState
@@ -46,18 +47,26 @@ class RecordingTransport(asyncio.Transport):
         return 0  # every write went out at once
 
 
+def reading_protocol() -> tuple[
+    GatewayWebSocketProtocol, RecordingTransport, Callable[[str], None]
+]:
+    """A protocol on a recording transport, and how a text frame arrives on it."""
+    protocol = GatewayWebSocketProtocol(
+        Config(app=None, ws=GatewayWebSocketProtocol), ServerState(), {}
+    )
+    transport = RecordingTransport()
+    protocol.transport = transport  # type: ignore[assignment]
+
+    def frame_arrives(text: str) -> None:
+        protocol.frames, protocol.curr_msg_data_type = [text.encode()], "text"
+        protocol.send_receive_event_to_app()
+
+    return protocol, transport, frame_arrives
+
+
 def test_reading_pauses_only_once_read_ahead_frames_wait_and_resumes_when_all_are_taken() -> None:
     async def scenario() -> None:
-        protocol = GatewayWebSocketProtocol(
-            Config(app=None, ws=GatewayWebSocketProtocol), ServerState(), {}
-        )
-        transport = RecordingTransport()
-        protocol.transport = transport  # type: ignore[assignment]
-
-        def frame_arrives(text: str) -> None:
-            protocol.frames, protocol.curr_msg_data_type = [text.encode()], "text"
-            protocol.send_receive_event_to_app()
-
+        protocol, transport, frame_arrives = reading_protocol()
         for n in range(READ_AHEAD_FRAMES - 1):
             frame_arrives(f"f{n}")
         assert transport.calls == []  # uvicorn alone pauses after every frame
@@ -79,16 +88,7 @@ def test_reading_pauses_only_once_read_ahead_frames_wait_and_resumes_when_all_ar
 
 def test_after_the_gateway_closes_reading_goes_on_until_the_close_reply() -> None:
     async def scenario() -> None:
-        protocol = GatewayWebSocketProtocol(
-            Config(app=None, ws=GatewayWebSocketProtocol), ServerState(), {}
-        )
-        transport = RecordingTransport()
-        protocol.transport = transport  # type: ignore[assignment]
-
-        def frame_arrives(text: str) -> None:
-            protocol.frames, protocol.curr_msg_data_type = [text.encode()], "text"
-            protocol.send_receive_event_to_app()
-
+        protocol, transport, frame_arrives = reading_protocol()
         for n in range(READ_AHEAD_FRAMES):  # a flooding client: the gateway stopped taking
             frame_arrives(f"f{n}")
         assert transport.calls == ["pause"]
