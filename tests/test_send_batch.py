@@ -5,6 +5,7 @@ SQLite file, no server."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import time
 import weakref
@@ -137,6 +138,30 @@ async def test_a_batch_finds_client_ids_made_before_it_and_within_it(db: Databas
         return [None if m is None else m.id for m in found]
 
     assert await db.write(batch) == [first.id, None, None]
+
+
+async def test_batches_of_every_size_ask_for_client_ids_through_a_few_statements(
+    db: Database,
+) -> None:
+    # A statement is compiled the first time it is seen (milliseconds): batch sizes vary
+    # with the load, the statements they run must not.
+    conversation_id = await a_conversation(db)
+    made = await db.write(lambda tx: append(tx.session, conversation_id, "a_lea", "k0"))
+    seen: set[str] = set()
+
+    def prefetch(size: int, session: Session) -> str | None:
+        event.listen(session.connection(), "before_execute", lambda _, sql, *__: seen.add(str(sql)))
+        pairs = [("a_lea", f"new{n}") for n in range(size)]
+        pairs.insert(size // 2, ("a_lea", "k0"))  # the one that exists, anywhere in the batch
+        sends.prefetch(session, client_ids=pairs, conversation_ids=[])
+        found = store.message_by_client_id(session, sender_id="a_lea", client_id="k0")
+        return None if found is None else found.id
+
+    for size in range(100):
+        assert await db.read(functools.partial(prefetch, size)) == made.id
+    # 1 to 100 pairs in 8 statements (1, 2, 4 ... 128 pairs), and the one that reads the
+    # message found.
+    assert len(seen) == 9
 
 
 async def test_a_batch_reads_brands_and_current_cases_once_for_all_its_sends(

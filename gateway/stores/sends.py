@@ -57,12 +57,16 @@ def prefetch(
     pairs = list(dict.fromkeys(client_ids))
     batch.messages.update(dict.fromkeys(pairs))
     if pairs:
+        # Asked in a statement for a power of two of pairs, the last one repeated to fill
+        # it: each count of pairs is a statement of its own, compiled the first time it is
+        # seen (about 10 ms for a hundred pairs), and batches come in every size.
+        slots = 1 << (len(pairs) - 1).bit_length()
         params = {}
-        for n, (sender_id, client_id) in enumerate(pairs):
+        for n, (sender_id, client_id) in enumerate(pairs + pairs[-1:] * (slots - len(pairs))):
             params[f"sender_id_{n}"], params[f"client_id_{n}"] = sender_id, client_id
         # Almost always none: only ids are asked for (an ORM query costs twice a Core one
         # here), and the messages themselves only when one is a resend.
-        found = session.connection().execute(_message_ids_by_client_id(len(pairs)), params)
+        found = session.connection().execute(_message_ids_by_client_id(slots), params)
         ids = found.scalars().all()
         if ids:
             for message in session.exec(select(Message).where(col(Message.id).in_(ids))):
@@ -94,7 +98,7 @@ _CONVERSATIONS_LOCKED = (
 )
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=16)  # powers of two: a few counts
 def _message_ids_by_client_id(count: int) -> Any:
     """The ids of messages by ``count`` (sender id, client id) pairs, as (a AND b) OR ...:
     an index probe per pair. ``sender_id IN (...) AND client_id IN (...)`` probes every
