@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 from gateway import logs, metrics
 from gateway.authz import Role, Viewer
 from gateway.errors import ApiError
-from gateway.ids import format_time, new_id
+from gateway.ids import new_id
 from gateway.protocol import (
     Ack,
     Close,
@@ -296,7 +296,7 @@ class LiveConnection:
                 conversation_id=message.conversation_id,
                 seq=message.seq,
                 id=message.id,
-                created_at=format_time(message.created_at),
+                created_at=message.created_at,
             )
         )
         metrics.SEND_TO_ACK.observe(time.perf_counter() - started)

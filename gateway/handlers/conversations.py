@@ -27,7 +27,7 @@ from gateway.events import (
 from gateway.handlers import queue
 from gateway.handlers.brands import unknown_brand
 from gateway.ids import new_id, parse_time, utc_now
-from gateway.models import Conversation, Message
+from gateway.models import Conversation
 from gateway.protocol import Send
 from gateway.push.payload import PushJob, PushKind
 from gateway.schemas import (
@@ -35,6 +35,7 @@ from gateway.schemas import (
     ConversationList,
     ConversationPublic,
     MessagePage,
+    MessagePublic,
     ResolveBody,
 )
 from gateway.stores import brands as brand_store
@@ -62,7 +63,7 @@ class ConsumerWrote:
 
 @dataclasses.dataclass(frozen=True)
 class Sent:
-    message: Message
+    message: MessagePublic
     wrote: ConsumerWrote | None  # a consumer's message (also a replay); None for a member's
 
 
@@ -87,7 +88,7 @@ class ConversationHandler:
 
     # --- sending -----------------------------------------------------------------------
 
-    async def send(self, viewer: Viewer, frame: Send) -> Message:
+    async def send(self, viewer: Viewer, frame: Send) -> MessagePublic:
         """Commit one message (or find the one this client_id already made) and publish it."""
         try:
             sent = await self._sends.submit((viewer, frame))
@@ -112,7 +113,7 @@ class ConversationHandler:
             # A resend after a lost ack: the node that committed it may have died before
             # its automatic answer; whether one is still due is decided again.
             replayed = None
-            if existing.sender_role == SenderRole.CONSUMER:
+            if existing.sender.role == SenderRole.CONSUMER.value:
                 thread = store.conversation_by_id(session, conversation_id=existing.conversation_id)
                 assert thread is not None
                 replayed = _consumer_wrote(session, thread, opened=False)
@@ -150,11 +151,11 @@ class ConversationHandler:
         if role is SenderRole.CONSUMER:
             opened = created or appended.conversation_changed
             wrote = _consumer_wrote(session, conversation, opened=opened)
-        self._publish_message(tx, conversation, appended.row)
-        return Sent(appended.row, wrote)
+        self._publish_message(tx, conversation, appended.message)
+        return Sent(appended.message, wrote)
 
     def _publish_message(
-        self, tx: Transaction, conversation: Conversation, row: Message,
+        self, tx: Transaction, conversation: Conversation, message: MessagePublic,
         push_to: tuple[str, ...] | None = None,
     ) -> None:  # fmt: skip
         """After the commit: the message to every live participant, a push to the offline
@@ -162,7 +163,7 @@ class ConversationHandler:
         event = MessageCommitted(
             brand_id=conversation.brand_id,
             consumer_id=conversation.consumer_id,
-            message=store.message_view(row),
+            message=message,
         )
         tx.after_commit(lambda: self._bus.publish(event))
         tx.after_commit(metrics.MESSAGES_COMMITTED.inc)
@@ -443,11 +444,11 @@ class ConversationHandler:
 
     async def post_system_message(
         self, conversation_id: str, case_number: int, text: str
-    ) -> Message | None:
+    ) -> MessagePublic | None:
         """Commit the one automatic message of a case, unless a human answered it already,
         it was sent already, or the case has moved on. Returns the message, if committed."""
 
-        def post(tx: Transaction) -> Message | None:
+        def post(tx: Transaction) -> MessagePublic | None:
             session = tx.session
             conversation = store.conversation_by_id(
                 session, conversation_id=conversation_id, lock=True
@@ -466,8 +467,8 @@ class ConversationHandler:
                 client_id=f"auto:{case_number}:{conversation_id}", text=text, now=utc_now(),
             )  # fmt: skip
             # The consumer is told by push; the desk learns nothing new from it.
-            self._publish_message(tx, conversation, appended.row, (conversation.consumer_id,))
-            return appended.row
+            self._publish_message(tx, conversation, appended.message, (conversation.consumer_id,))
+            return appended.message
 
         try:
             return await self._db.write(post)

@@ -26,6 +26,7 @@ from gateway.schemas import (
 )
 from gateway.stores import sends
 from gateway.stores import service as service_store
+from gateway.stores.sends import message_view as message_view
 
 
 def conversation_by_id(
@@ -84,20 +85,21 @@ def insert_conversation(
     return conversation
 
 
-def message_by_client_id(session: Session, *, sender_id: str, client_id: str) -> Message | None:
+def message_by_client_id(
+    session: Session, *, sender_id: str, client_id: str
+) -> MessagePublic | None:
     batch = sends.prefetched(session)
     if batch is not None and (sender_id, client_id) in batch.messages:
         return batch.messages[sender_id, client_id]
-    return (
-        session.exec(
-            select(Message).where(Message.sender_id == sender_id, Message.client_id == client_id)
-        )
+    found = session.exec(
+        select(Message).where(Message.sender_id == sender_id, Message.client_id == client_id)
     ).first()
+    return None if found is None else message_view(found)
 
 
 @dataclass(frozen=True)
 class Appended:
-    row: Message
+    message: MessagePublic
     conversation_changed: bool  # status or case moved
 
 
@@ -117,14 +119,16 @@ def append_message(
         ("status", after.status.value), ("case_number", after.case_number),
     ):  # fmt: skip
         set_committed_value(conversation, name, value)
-    # Never added to the session (sends.add_message writes the row), so built without the
-    # ORM's instrumentation: a seventh of what Message(...) costs.
-    message = Message.model_construct(
-        id=message_id, conversation_id=conversation.id, seq=conversation.last_seq,
-        sender_id=sender_id, sender_role=sender_role, sender_name=sender_name,
-        client_id=client_id, text=text, created_at=now,
+    # What the wire shows, built once: sends.add_message writes the row from it, with no
+    # ORM object (a SQLModel instance and its instrumented attributes cost more than the
+    # rest of a message's bookkeeping).
+    message = MessagePublic(
+        conversation_id=conversation.id, seq=conversation.last_seq, id=message_id,
+        client_id=client_id,
+        sender=Sender(id=sender_id, role=sender_role.value, display_name=sender_name),
+        text=text, created_at=format_time(now),
     )  # fmt: skip
-    sends.add_message(session, message=message, conversation=conversation)
+    sends.add_message(session, message=message, created_at=now, conversation=conversation)
     if after.case_number != before.case_number:
         case = Case(
             conversation_id=conversation.id, number=after.case_number,
@@ -139,7 +143,7 @@ def append_message(
             answered.first_response_s = (now - as_utc(answered.opened_at)).total_seconds()
             answered.first_responder_id = sender_id
             session.add(answered)
-    return Appended(row=message, conversation_changed=after != before)
+    return Appended(message=message, conversation_changed=after != before)
 
 
 # seq columns are 32-bit on PostgreSQL; a client may ask for anything after a larger seq,
@@ -365,19 +369,3 @@ def view_list(
         )
     query = query.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
     return _views(session, session.exec(query.limit(limit)).all())
-
-
-def message_view(message: Message) -> MessagePublic:
-    return MessagePublic(
-        conversation_id=message.conversation_id,
-        seq=message.seq,
-        id=message.id,
-        client_id=message.client_id,
-        sender=Sender(
-            id=message.sender_id,
-            role=rules.SenderRole(message.sender_role).value,
-            display_name=message.sender_name,
-        ),
-        text=message.text,
-        created_at=format_time(message.created_at),
-    )

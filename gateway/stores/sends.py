@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, and_, bindparam, event, insert, or_, update
@@ -24,7 +25,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from gateway.conversation_rules import SenderRole
+from gateway.ids import format_time
 from gateway.models import Brand, Case, Conversation, Message, ReadCursor
+from gateway.schemas import MessagePublic, Sender
 
 _KEY = "atdesk.send_batch"
 
@@ -32,8 +36,8 @@ _KEY = "atdesk.send_batch"
 @dataclass
 class SendBatch:
     # Reads (``prefetch``): (sender id, client id) -> its message, for every pair asked for
-    # (None: none yet); the conversations locked for the transaction.
-    messages: dict[tuple[str, str], Message | None] = field(default_factory=dict)
+    # (None: none yet), and the batch's own; the conversations locked for the transaction.
+    messages: dict[tuple[str, str], MessagePublic | None] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
     # By id and by (conversation id, number), for the batch's units: a dict lookup costs a
     # tenth of ``session.get``. Held here, they also stay in the session's identity map
@@ -70,7 +74,7 @@ def prefetch(
         ids = found.scalars().all()
         if ids:
             for message in session.exec(select(Message).where(col(Message.id).in_(ids))):
-                batch.messages[message.sender_id, message.client_id] = message
+                batch.messages[message.sender_id, message.client_id] = message_view(message)
     if conversation_ids:
         rows = session.exec(_CONVERSATIONS_LOCKED, params={"ids": sorted(set(conversation_ids))})
         for conversation, brand, case in rows:
@@ -162,27 +166,47 @@ def of(session: Session) -> SendBatch:
     return batch
 
 
-def add_message(session: Session, *, message: Message, conversation: Conversation) -> None:
+def add_message(
+    session: Session, *, message: MessagePublic, created_at: datetime, conversation: Conversation
+) -> None:
     """Queue the message's row, its conversation's new state (already set on the object,
     as committed: the ORM must not write it again) and its sender's read cursor."""
     batch = of(session)
+    sender = message.sender
     batch.new_messages.append(
         {
             "id": message.id,
             "conversation_id": message.conversation_id,
             "seq": message.seq,
-            "sender_id": message.sender_id,
-            "sender_role": message.sender_role,
-            "sender_name": message.sender_name,
+            "sender_id": sender.id,
+            "sender_role": sender.role,
+            "sender_name": sender.display_name,
             "client_id": message.client_id,
             "text": message.text,
-            "created_at": message.created_at,
+            "created_at": created_at,
         }
     )
-    batch.messages[message.sender_id, message.client_id] = message
+    batch.messages[sender.id, message.client_id] = message
     batch.moved[conversation.id] = conversation
-    key = (conversation.id, message.sender_id)
+    key = (conversation.id, sender.id)
     batch.cursors[key] = max(batch.cursors.get(key, 0), message.seq)
+
+
+def message_view(message: Message) -> MessagePublic:
+    """A stored message as the wire shows it."""
+    return MessagePublic(
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        id=message.id,
+        client_id=message.client_id,
+        sender=Sender(
+            id=message.sender_id,
+            role=SenderRole(message.sender_role).value,
+            display_name=message.sender_name,
+        ),
+        text=message.text,
+        created_at=format_time(message.created_at),
+    )
 
 
 def _write(connection: Connection, batch: SendBatch) -> None:
