@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from starlette import types as asgi
@@ -42,6 +42,7 @@ from gateway.protocol import (
 )
 from gateway.ratelimit import TokenBucket
 from gateway.web_session import SESSION_COOKIE, origin_allowed
+from gateway.ws_protocol import SEND_TEXT_NOW
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -88,7 +89,8 @@ async def websocket_endpoint(websocket: WebSocket, receive: asgi.Receive, send: 
 
 
 class LiveConnection:
-    """One signed-in socket: reads frames in order, writes from one queue in order."""
+    """One signed-in socket: reads frames in order, writes them in order (at once when the
+    socket can take them, else through one queue and a writer task)."""
 
     def __init__(
         self, websocket: WebSocket, gateway: Gateway, receive: asgi.Receive, send: asgi.Send
@@ -98,6 +100,10 @@ class LiveConnection:
         # gateway's time went to Starlette's per-frame checks around them).
         self._asgi_receive = receive
         self._asgi_send = send
+        # Writes a frame at once when the socket can take it (gateway.ws_protocol); None
+        # under another server, where every frame goes through the writer task.
+        extensions = websocket.scope.get("extensions") or {}
+        self._send_text_now: Callable[[str], bool] | None = extensions.get(SEND_TEXT_NOW)
         self._gateway = gateway
         settings = gateway.settings
         self._protocol = FrameProtocol(TokenBucket(settings.frame_rate_per_s, settings.frame_burst))
@@ -156,6 +162,11 @@ class LiveConnection:
         if len(self._outbox) >= MAX_OUTBOX_FRAMES:
             log.warning("socket %s is too slow; closing it", self.socket_id)
             self.close_soon(CloseCode.SLOW_CONSUMER, "too far behind: reconnect and sync")
+            return
+        # Straight out when the writer waits for frames (nothing of this socket's is on its
+        # way): in order, and one task step less for the frame.
+        writer_idle = self._outbox_filled is not None and not self._outbox_filled.done()
+        if writer_idle and self._send_text_now is not None and self._send_text_now(text):
             return
         self._to_writer(text)
 

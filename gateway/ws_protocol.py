@@ -1,4 +1,4 @@
-"""uvicorn's ``websockets-sansio`` protocol, with three changes for a busy gateway.
+"""uvicorn's ``websockets-sansio`` protocol, with four changes for a busy gateway.
 
 - **Reading ahead.** uvicorn stops reading a socket after every frame it hands on and
   starts again once the application has taken it: two ``epoll_ctl`` system calls and a
@@ -18,6 +18,12 @@
   (uvicorn's ``send`` waits while the transport's buffer is over its high-water mark)
   must see what is written, or a client that stops reading could make the gateway buffer
   everything meant for it.
+- **Writing without a task.** An ASGI ``send`` is a coroutine, so the gateway wrote
+  through a writer task per socket: a task step per frame, each waking the writer alone
+  when sends come one by one (an ack to one socket, a message to an agent's). The
+  ``SEND_TEXT_NOW`` extension writes a text frame at once when the socket can take it,
+  as uvicorn's ``send`` would have without waiting; when it cannot (flow control, closing)
+  it says so and the frame goes the ASGI way.
 """
 
 from __future__ import annotations
@@ -26,9 +32,13 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+from websockets.http11 import Request
 
 READ_AHEAD_FRAMES = 8
 FLUSH_BYTES = 64 * 1024  # asyncio's default high-water mark for a transport's buffer
+# The scope extension: a callable taking a text frame, True once it is written.
+SEND_TEXT_NOW = "atdesk.send_text_now"
 
 
 class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -41,6 +51,38 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.transport = CoalescingTransport(self.transport, self.loop)
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:  # the app runs: it has a scope
+            # Not a dict as ASGI's own extensions are: the callable itself, one lookup less.
+            self.scope["extensions"][SEND_TEXT_NOW] = self.send_text_now  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        # The protocol and its scope hold each other: a cycle only the garbage collector
+        # would free, rarely under load (GC_THRESHOLDS in gateway.cli).
+        scope = getattr(self, "scope", None)  # made once the handshake arrived
+        if scope is not None:
+            scope["extensions"].pop(SEND_TEXT_NOW, None)
+
+    def send_text_now(self, text: str) -> bool:
+        """What ``send`` does with a ``websocket.send`` when it need not wait; False (and
+        nothing written) when it would have waited for the buffer to drain, or failed."""
+        if (
+            not self.writable.is_set()
+            or self.disconnected
+            or self.close_sent
+            or not self.handshake_complete
+            or self.initial_response is not None
+        ):
+            return False
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState:
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
     def send_receive_event_to_app(self) -> None:
         # uvicorn pauses reading here unless it is paused already: say it is, then decide.

@@ -1,6 +1,7 @@
-"""The socket server's two changes to uvicorn's protocol: it reads ahead a few frames
-before it stops reading until the app catches up, and what is written to a socket during
-one pass of the event loop goes out in one write.
+"""The socket server's changes to uvicorn's protocol: it reads ahead a few frames before
+it stops reading until the app catches up, what is written to a socket during one pass of
+the event loop goes out in one write, and a text frame can be written without a coroutine
+while the socket can take it.
 
 Protocol logic without a socket: the transport records what the protocol asks of it.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from uvicorn.config import Config
 from uvicorn.server import ServerState
@@ -16,6 +18,7 @@ from uvicorn.server import ServerState
 from gateway.ws_protocol import (
     FLUSH_BYTES,
     READ_AHEAD_FRAMES,
+    SEND_TEXT_NOW,
     CoalescingTransport,
     GatewayWebSocketProtocol,
 )
@@ -171,5 +174,61 @@ def test_writes_made_in_one_pass_of_the_loop_reach_the_socket_as_one_write() -> 
         transport.write(b"f")  # after the close: nowhere to go
         await asyncio.sleep(0)
         assert socket.calls == ["write abc", "write d", "write e", "close"]
+
+    asyncio.run(scenario())
+
+
+class BytesTransport(RecordingTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+
+UPGRADE = (
+    b"GET /v1/ws HTTP/1.1\r\nHost: gateway\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def text_frame(text: str) -> bytes:
+    return bytes([0x81, len(text)]) + text.encode()  # a short, unmasked server frame
+
+
+def test_a_text_frame_is_written_at_once_only_while_the_socket_can_take_it() -> None:
+    async def scenario() -> None:
+        answers: list[bool] = []
+        seen: dict[str, Any] = {}
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.accept"})
+            seen["scope"] = scope
+            send_now = seen["send_now"] = scope["extensions"][SEND_TEXT_NOW]
+            answers.append(send_now("first"))
+            protocol.pause_writing()  # the client stopped reading: this frame must wait
+            answers.append(send_now("held"))
+            protocol.resume_writing()
+            answers.append(send_now("second"))
+
+        protocol = GatewayWebSocketProtocol(
+            Config(app=app, ws=GatewayWebSocketProtocol), ServerState(), {}
+        )
+        socket = BytesTransport()
+        protocol.connection_made(socket)
+        protocol.data_received(UPGRADE)
+        while len(answers) < 3:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)  # the pass's writes, coalesced
+        assert answers == [True, False, True]
+        assert socket.written.startswith(b"HTTP/1.1 101 ")
+        assert socket.written.endswith(text_frame("first") + text_frame("second"))
+        protocol.connection_lost(None)
+        assert SEND_TEXT_NOW not in seen["scope"]["extensions"]  # no cycle left behind
+        assert seen["send_now"]("too late") is False
+        await asyncio.sleep(0)
+        assert b"too late" not in socket.written
 
     asyncio.run(scenario())
