@@ -19,13 +19,14 @@ from sqlmodel import Session
 from gateway.conversation_rules import SenderRole
 from gateway.database import Database, Transaction, migrate
 from gateway.ids import new_id, utc_now
-from gateway.models import Brand, Case, Message
+from gateway.models import Case, Message
 from gateway.schemas import MessagePublic
 from gateway.settings import Settings
 from gateway.stores import accounts as account_store
 from gateway.stores import brands as brand_store
 from gateway.stores import conversations as store
 from gateway.stores import sends
+from gateway.stores import service as service_store
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 async def a_conversation(db: Database) -> str:
     def make(tx: Transaction) -> str:
         now = utc_now()
-        for account_id in ("a_lea", "a_agent"):
+        for account_id in ("a_lea", "a_agent", "a_other"):
             account_store.insert_account(
                 tx.session, account_id=account_id, email=f"{account_id}@example.com",
                 display_name=account_id, password_hash="!", now=now,
@@ -171,21 +172,77 @@ async def test_a_batch_reads_brands_and_current_cases_once_for_all_its_sends(
 ) -> None:
     conversation_id = await a_conversation(db)
 
-    def batch(tx: Transaction) -> tuple[int, float | None]:
+    def batch(tx: Transaction) -> int:
         sends.prefetch(tx.session, client_ids=[], conversation_ids=[conversation_id])
         statements: list[object] = []
         event.listen(tx.session.connection(), "before_execute", lambda *a: statements.append(a))
-        assert tx.session.get(Brand, "b_acme") is not None
-        case = tx.session.get(Case, (conversation_id, 1))
-        assert case is not None
+        assert sends.brand_rules(tx.session, "b_acme") is not None
+        case = sends.case_state(tx.session, conversation_id, 1)
+        assert case is not None and case.first_response_at is None
         append(tx.session, conversation_id, "a_lea", "k1")
-        read_nothing = len(statements)
         append(tx.session, conversation_id, "a_agent", "k2")  # the first response
-        return read_nothing, case.first_response_s
+        return len(statements)  # before the commit writes the batch
 
-    read_nothing, first_response_s = await db.write(batch)
-    assert read_nothing == 0  # brand, case, conversation: all from the batch's one read
-    assert first_response_s is not None
+    assert await db.write(batch) == 0  # brand, case, conversation: all from the one read
+    assert await first_response(db, conversation_id, 1) == "a_agent"
+
+
+async def first_response(db: Database, conversation_id: str, number: int) -> str | None:
+    def read(session: Session) -> str | None:
+        case = session.get(Case, (conversation_id, number))
+        assert case is not None
+        # Recorded whole: when, how long after the case opened, and by whom.
+        assert (case.first_response_at is None) == (case.first_response_s is None)
+        assert case.first_response_s is None or case.first_response_s >= 0
+        return case.first_responder_id
+
+    return await db.read(read)
+
+
+@pytest.mark.parametrize("prefetched", [True, False], ids=["batch", "alone"])
+async def test_a_case_is_answered_first_once_and_its_later_sends_know_it(
+    db: Database, prefetched: bool
+) -> None:
+    conversation_id = await a_conversation(db)
+    await db.write(lambda tx: append(tx.session, conversation_id, "a_lea", "k0"))
+
+    def answers(tx: Transaction) -> tuple[bool, bool]:
+        if prefetched:
+            sends.prefetch(tx.session, client_ids=[], conversation_ids=[conversation_id])
+        pending_before = service_store.auto_reply_pending(
+            tx.session, conversation_id=conversation_id, number=1
+        )
+        append(tx.session, conversation_id, "a_agent", "k1")  # the first response
+        append(tx.session, conversation_id, "a_other", "k2")  # not the first any more
+        pending_after = service_store.auto_reply_pending(
+            tx.session, conversation_id=conversation_id, number=1
+        )
+        return pending_before, pending_after
+
+    assert await db.write(answers) == (True, False)
+    assert await first_response(db, conversation_id, 1) == "a_agent"
+
+
+async def test_a_case_opened_and_answered_in_one_batch_keeps_its_first_response(
+    db: Database,
+) -> None:
+    conversation_id = await a_conversation(db)
+
+    def resolve(tx: Transaction) -> None:
+        tx.session.connection().execute(text("UPDATE conversations SET status = 'resolved'"))
+
+    await db.write(resolve)
+
+    def reopen_and_answer(tx: Transaction) -> int:
+        sends.prefetch(tx.session, client_ids=[], conversation_ids=[conversation_id])
+        reopened = append(tx.session, conversation_id, "a_lea", "k1")  # opens case 2
+        append(tx.session, conversation_id, "a_agent", "k2")  # answers it, not yet written
+        conversation = store.conversation_by_id(tx.session, conversation_id=conversation_id)
+        assert conversation is not None
+        return conversation.case_number if reopened.seq else 0
+
+    assert await db.write(reopen_and_answer) == 2
+    assert await first_response(db, conversation_id, 2) == "a_agent"
 
 
 async def test_a_batch_and_its_messages_go_with_their_transaction_not_with_the_gc(

@@ -503,7 +503,7 @@ class ConversationHandler:
 def _consumer_wrote(session: Session, conversation: Conversation, *, opened: bool) -> ConsumerWrote:
     """What follows a consumer's message, decided on the rows the send transaction holds
     rather than in reads of their own after every message."""
-    brand = sends.brand_by_id(session, conversation.brand_id)
+    brand = sends.brand_rules(session, conversation.brand_id)
     assert brand is not None
     return ConsumerWrote(
         conversation_id=conversation.id,

@@ -16,8 +16,9 @@ from datetime import datetime
 from gateway.bus import Bus
 from gateway.database import Transaction
 from gateway.events import ConversationChanged
-from gateway.models import Brand, Conversation
+from gateway.models import Conversation
 from gateway.stores import conversations as conversation_store
+from gateway.stores import sends
 from gateway.stores import service as service_store
 
 QUEUE_PUBLISHED = 100
@@ -29,7 +30,7 @@ def waiting(conversation: Conversation) -> bool:
 
 
 def routes_automatically(tx: Transaction, brand_id: str) -> bool:
-    brand = tx.session.get(Brand, brand_id)
+    brand = sends.brand_rules(tx.session, brand_id)  # a send batch read it already
     return brand is not None and brand.auto_assign
 
 

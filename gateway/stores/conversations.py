@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from gateway import conversation_rules as rules
-from gateway.ids import as_utc, format_time
+from gateway.ids import format_time
 from gateway.models import Account, Brand, Case, Conversation, Message, ReadCursor
 from gateway.schemas import (
     AccountRef,
@@ -136,13 +136,9 @@ def append_message(
         )  # fmt: skip
         sends.add_case(session, case)
     elif rules.is_first_response(sender_role):
-        answered = sends.case_by_number(session, conversation.id, conversation.case_number)
-        if answered is not None and answered.first_response_at is None:
-            # The conversation row is locked: no other message can answer this case now.
-            answered.first_response_at = now
-            answered.first_response_s = (now - as_utc(answered.opened_at)).total_seconds()
-            answered.first_responder_id = sender_id
-            session.add(answered)
+        sends.answer_case(
+            session, conversation.id, conversation.case_number, at=now, responder_id=sender_id
+        )
     return Appended(message=message, conversation_changed=after != before)
 
 

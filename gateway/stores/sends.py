@@ -18,19 +18,35 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, and_, bindparam, event, insert, or_, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from gateway.conversation_rules import SenderRole
-from gateway.ids import format_time
+from gateway.ids import as_utc, format_time
 from gateway.models import Brand, Case, Conversation, Message, ReadCursor
 from gateway.schemas import MessagePublic, Sender
 
 _KEY = "atdesk.send_batch"
+
+
+class BrandRules(NamedTuple):
+    """What a send decides on its brand's row."""
+
+    auto_assign: bool
+    hours: str | None
+
+
+class CaseState(NamedTuple):
+    """What a send reads of its conversation's current case."""
+
+    opened_at: datetime
+    first_response_at: datetime | None
+    auto_replied: bool
 
 
 @dataclass
@@ -39,16 +55,17 @@ class SendBatch:
     # (None: none yet), and the batch's own; the conversations locked for the transaction.
     messages: dict[tuple[str, str], MessagePublic | None] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
-    # By id and by (conversation id, number), for the batch's units: a dict lookup costs a
-    # tenth of ``session.get``. Held here, they also stay in the session's identity map
-    # (weak references), so a ``session.get`` elsewhere finds them without a query, which
-    # would write the waiting rows early.
-    brands: dict[str, Brand] = field(default_factory=dict)
-    cases: dict[tuple[str, int], Case] = field(default_factory=dict)
+    # What the batch's units read of their brands and current cases, by brand id and by
+    # (conversation id, number): read as columns with the conversations, not as ORM
+    # objects (which cost three times as much to load). A case opened in the
+    # transaction is its ORM object, not yet written.
+    brands: dict[str, BrandRules] = field(default_factory=dict)
+    cases: dict[tuple[str, int], CaseState | Case] = field(default_factory=dict)
     # Writes waiting for the session's next statement or its commit.
     new_messages: list[dict[str, Any]] = field(default_factory=list)
     moved: dict[str, Conversation] = field(default_factory=dict)
     cursors: dict[tuple[str, str], int] = field(default_factory=dict)  # the highest seq
+    first_responses: list[dict[str, Any]] = field(default_factory=list)
 
 
 def prefetch(
@@ -56,7 +73,7 @@ def prefetch(
 ) -> None:
     """Read what a batch of sends needs in two queries instead of several per send: the
     messages already made with these (sender id, client id) pairs, and the conversations
-    (locked, in id order) with their brands and current cases."""
+    (locked, in id order) with what sends read of their brands and current cases."""
     batch = of(session)
     pairs = list(dict.fromkeys(client_ids))
     batch.messages.update(dict.fromkeys(pairs))
@@ -78,18 +95,27 @@ def prefetch(
             for message in session.exec(select(Message).where(col(Message.id).in_(ids))):
                 batch.messages[message.sender_id, message.client_id] = message_view(message)
     if conversation_ids:
-        rows = session.exec(_CONVERSATIONS_LOCKED, params={"ids": sorted(set(conversation_ids))})
-        for conversation, brand, case in rows:
+        locked = {"ids": sorted(set(conversation_ids))}
+        rows = session.exec(_CONVERSATIONS_LOCKED, params=locked)  # type: ignore[call-overload]
+        for conversation, auto_assign, hours, opened_at, first_response_at, auto_replied in rows:
             batch.conversations[conversation.id] = conversation
-            batch.brands[brand.id] = brand
-            if case is not None:
-                batch.cases[case.conversation_id, case.number] = case
+            batch.brands[conversation.brand_id] = BrandRules(auto_assign, hours)
+            if opened_at is not None:  # the case exists (opened_at is never NULL)
+                key = (conversation.id, conversation.case_number)
+                batch.cases[key] = CaseState(opened_at, first_response_at, auto_replied)
 
 
 # Locked in id order, so that two batches (on two nodes) never wait for each other in a
 # circle; on PostgreSQL the brands and cases are read, not locked. Built once.
 _CONVERSATIONS_LOCKED = (
-    select(Conversation, Brand, Case)
+    select_columns(  # SQLAlchemy's: SQLModel's select is typed for up to four
+        Conversation,
+        col(Brand.auto_assign),
+        col(Brand.hours),
+        col(Case.opened_at),
+        col(Case.first_response_at),
+        col(Case.auto_replied),
+    )
     .join(Brand, col(Brand.id) == col(Conversation.brand_id))
     .outerjoin(
         Case,
@@ -123,10 +149,13 @@ def _message_ids_by_client_id(count: int) -> Any:
     )
 
 
-def brand_by_id(session: Session, brand_id: str) -> Brand | None:
+def brand_rules(session: Session, brand_id: str) -> BrandRules | None:
     batch = prefetched(session)
-    brand = None if batch is None else batch.brands.get(brand_id)
-    return brand if brand is not None else session.get(Brand, brand_id)
+    rules = None if batch is None else batch.brands.get(brand_id)
+    if rules is None:
+        brand = session.get(Brand, brand_id)
+        rules = None if brand is None else BrandRules(brand.auto_assign, brand.hours)
+    return rules
 
 
 def add_case(session: Session, case: Case) -> None:
@@ -135,10 +164,37 @@ def add_case(session: Session, case: Case) -> None:
     of(session).cases[case.conversation_id, case.number] = case
 
 
-def case_by_number(session: Session, conversation_id: str, number: int) -> Case | None:
+def case_state(session: Session, conversation_id: str, number: int) -> CaseState | Case | None:
     batch = prefetched(session)
     case = None if batch is None else batch.cases.get((conversation_id, number))
     return case if case is not None else session.get(Case, (conversation_id, number))
+
+
+def answer_case(
+    session: Session, conversation_id: str, number: int, *, at: datetime, responder_id: str
+) -> None:
+    """The case's first human answer, unless it had one. The conversation row is locked:
+    no other message can answer this case meanwhile."""
+    case = case_state(session, conversation_id, number)
+    if case is None or case.first_response_at is not None:
+        return
+    after_s = (at - as_utc(case.opened_at)).total_seconds()
+    if isinstance(case, Case):  # opened in this transaction, or read without a batch
+        case.first_response_at, case.first_response_s = at, after_s
+        case.first_responder_id = responder_id
+        session.add(case)
+        return
+    batch = of(session)
+    batch.first_responses.append(
+        {
+            "b_conversation_id": conversation_id,
+            "b_number": number,
+            "b_at": at,
+            "b_after_s": after_s,
+            "b_responder_id": responder_id,
+        }
+    )
+    batch.cases[conversation_id, number] = case._replace(first_response_at=at)
 
 
 def prefetched(session: Session) -> SendBatch | None:
@@ -212,12 +268,13 @@ def message_view(message: Message) -> MessagePublic:
 
 
 def _write(connection: Connection, batch: SendBatch) -> None:
-    if not batch.new_messages:
+    if not batch.new_messages and not batch.first_responses:
         return
     # Taken first: the statements below call this again (before_execute), with nothing left.
     rows, batch.new_messages = batch.new_messages, []
     moved, batch.moved = batch.moved, {}
     cursors, batch.cursors = batch.cursors, {}
+    answered, batch.first_responses = batch.first_responses, []
     _execute_many(
         connection,
         _MOVE_CONVERSATION,
@@ -241,14 +298,18 @@ def _write(connection: Connection, batch: SendBatch) -> None:
             for (conversation_id, account_id), seq in cursors.items()
         ],
     )
+    _execute_many(connection, _ANSWER_CASE, answered)
 
 
 def _execute_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """``statement`` once per row. On SQLite the rows go to the driver as tuples, for a
-    statement compiled once: SQLAlchemy's handling of each row's parameters, and of each
-    statement, cost more than SQLite's own work (about 4 us a row and 40 us a statement
-    on the benchmark machine: a fifth of what a batch's writes cost). Elsewhere SQLAlchemy
-    turns an INSERT's rows into multi-row statements, which PostgreSQL needs more."""
+    """``statement`` once per row (no rows: not at all). On SQLite the rows go to the
+    driver as tuples, for a statement compiled once: SQLAlchemy's handling of each row's
+    parameters, and of each statement, cost more than SQLite's own work (about 4 us a row
+    and 40 us a statement on the benchmark machine: a fifth of what a batch's writes
+    cost). Elsewhere SQLAlchemy turns an INSERT's rows into multi-row statements, which
+    PostgreSQL needs more."""
+    if not rows:
+        return
     if connection.dialect.name != "sqlite":
         connection.execute(statement, rows)
         return
@@ -289,6 +350,18 @@ _MOVE_CONVERSATION = (
     )
 )
 _INSERT_MESSAGE = insert(Message)
+_ANSWER_CASE = (
+    update(Case)
+    .where(
+        col(Case.conversation_id) == bindparam("b_conversation_id"),
+        col(Case.number) == bindparam("b_number"),
+    )
+    .values(
+        first_response_at=bindparam("b_at"),
+        first_response_s=bindparam("b_after_s"),
+        first_responder_id=bindparam("b_responder_id"),
+    )
+)
 
 
 @functools.cache

@@ -89,7 +89,7 @@ def rate(session: Session, *, case: Case, score: int, comment: str | None, now: 
 def auto_reply_pending(session: Session, *, conversation_id: str, number: int) -> bool:
     """Whether the case may still get its one automatic reply: it waits for its first
     human answer (after one, a member who is briefly away is no news) and had none."""
-    case = sends.case_by_number(session, conversation_id, number)
+    case = sends.case_state(session, conversation_id, number)
     return case is not None and case.first_response_at is None and not case.auto_replied
 
 
