@@ -60,6 +60,9 @@ async def sign_in(page: Page, email: str, password: str = "correct horse") -> No
 async def start_chat(page: Page, handle: str, text: str) -> str:
     """Find the brand with the @ field, send the first message; the new conversation's id."""
     await page.locator("#new-chat").click()
+    # The view clears the field and then focuses it when it opens: what is typed before
+    # that is lost.
+    await expect(page.locator("#to")).to_be_focused()
     # All but the last letter: a prefix, yet only this brand's (the shared gateway holds
     # hundreds of @acme... brands of other tests; the directory answers a page of 8).
     await page.locator("#to").press_sequentially(handle[:-1], delay=30)
@@ -114,6 +117,7 @@ async def test_autocomplete_first_message_live_reply(
 
         # The @ field searches the directory as one types.
         await page.locator("#new-chat").click()
+        await expect(page.locator("#to")).to_be_focused()  # opened: cleared, then focused
         await page.locator("#to").press_sequentially(desk.handle[:-1], delay=40)
         suggestion = page.locator(f'#brand-suggestions .suggestion[data-handle="{desk.handle}"]')
         await expect(suggestion).to_contain_text("Acme Inc")

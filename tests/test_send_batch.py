@@ -206,7 +206,7 @@ async def test_a_case_is_answered_first_once_and_its_later_sends_know_it(
     conversation_id = await a_conversation(db)
     await db.write(lambda tx: append(tx.session, conversation_id, "a_lea", "k0"))
 
-    def answers(tx: Transaction) -> tuple[bool, bool]:
+    def answers(tx: Transaction) -> tuple[bool, bool, str]:
         if prefetched:
             sends.prefetch(tx.session, client_ids=[], conversation_ids=[conversation_id])
         pending_before = service_store.auto_reply_pending(
@@ -217,9 +217,14 @@ async def test_a_case_is_answered_first_once_and_its_later_sends_know_it(
         pending_after = service_store.auto_reply_pending(
             tx.session, conversation_id=conversation_id, number=1
         )
-        return pending_before, pending_after
+        # A statement in the transaction sees the answer (written just before it).
+        answered_by = tx.session.connection().execute(
+            text("SELECT first_responder_id FROM cases WHERE conversation_id = :id"),
+            {"id": conversation_id},
+        )
+        return pending_before, pending_after, answered_by.scalar_one()
 
-    assert await db.write(answers) == (True, False)
+    assert await db.write(answers) == (True, False, "a_agent")
     assert await first_response(db, conversation_id, 1) == "a_agent"
 
 

@@ -84,6 +84,7 @@ async def start_thread(desk: Desk, text: str) -> str:
     """The consumer's first message to the brand, typed in the app: @ha..., pick, write."""
     app = desk.app
     await app.click("#new-chat")
+    await expect(app.locator("#to")).to_be_focused()  # opened: cleared, then focused
     await app.fill("#to", f"@{desk.handle[:4]}")
     await app.click(f'#brand-suggestions .suggestion[data-handle="{desk.handle}"]')
     await app_send(app, text)

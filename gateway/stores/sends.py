@@ -173,8 +173,9 @@ def case_state(session: Session, conversation_id: str, number: int) -> CaseState
 def answer_case(
     session: Session, conversation_id: str, number: int, *, at: datetime, responder_id: str
 ) -> None:
-    """The case's first human answer, unless it had one. The conversation row is locked:
-    no other message can answer this case meanwhile."""
+    """The case's first human answer, unless it had one (the conversation row is locked;
+    on PostgreSQL the statement that read the case may predate another node's answer,
+    which the UPDATE's condition keeps)."""
     case = case_state(session, conversation_id, number)
     if case is None or case.first_response_at is not None:
         return
@@ -355,6 +356,9 @@ _ANSWER_CASE = (
     .where(
         col(Case.conversation_id) == bindparam("b_conversation_id"),
         col(Case.number) == bindparam("b_number"),
+        # The first writer wins: on PostgreSQL a batch that waited for another node's lock
+        # on the conversation reads the case as it was when its statement began.
+        col(Case.first_response_at).is_(None),
     )
     .values(
         first_response_at=bindparam("b_at"),
