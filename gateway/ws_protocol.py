@@ -1,4 +1,4 @@
-"""uvicorn's ``websockets-sansio`` protocol, with four changes for a busy gateway.
+"""uvicorn's ``websockets-sansio`` protocol, with five changes for a busy gateway.
 
 - **Reading ahead.** uvicorn stops reading a socket after every frame it hands on and
   starts again once the application has taken it: two ``epoll_ctl`` system calls and a
@@ -24,6 +24,8 @@
   ``SEND_TEXT_NOW`` extension writes a text frame at once when the socket can take it,
   as uvicorn's ``send`` would have without waiting; when it cannot (flow control, closing)
   it says so and the frame goes the ASGI way.
+- **Letting go of the handshake.** uvicorn keeps each socket's handshake request and
+  response for good; an open socket drops them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 from websockets.http11 import Request
@@ -57,6 +60,14 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.response.status_code == 101:  # the app runs: it has a scope
             # Not a dict as ASGI's own extensions are: the callable itself, one lookup less.
             self.scope["extensions"][SEND_TEXT_NOW] = self.send_text_now  # type: ignore[assignment]
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # uvicorn keeps the handshake's request and response and never reads them
+            # again: a fifth of an open socket's objects (headers as dicts of lists), which
+            # every full garbage collection walks.
+            self.request = self.response = None  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

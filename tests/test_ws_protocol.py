@@ -209,6 +209,7 @@ def test_a_text_frame_is_written_at_once_only_while_the_socket_can_take_it() -> 
         async def app(scope: Any, receive: Any, send: Any) -> None:
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})
+            seen["handshake kept"] = (protocol.request, protocol.response)
             seen["scope"] = scope
             send_now = seen["send_now"] = scope["extensions"][SEND_TEXT_NOW]
             answers.append(send_now("first"))
@@ -229,6 +230,7 @@ def test_a_text_frame_is_written_at_once_only_while_the_socket_can_take_it() -> 
             await asyncio.sleep(0)
         await asyncio.sleep(0)  # the pass's writes, coalesced
         assert answers == [True, False, True]
+        assert seen["handshake kept"] == (None, None)  # open: the handshake is let go
         assert socket.written.startswith(b"HTTP/1.1 101 ")
         assert socket.written.endswith(text_frame("first") + text_frame("second"))
         protocol.connection_lost(None)
