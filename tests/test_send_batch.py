@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlmodel import Session
 
 from gateway.conversation_rules import SenderRole
@@ -334,3 +334,23 @@ async def test_the_batch_stores_times_as_the_orm_does(db: Database) -> None:
     message, moved, by_orm = await db.write(stored)
     assert message == moved == by_orm
     assert by_orm == sent_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def test_a_sent_message_moves_its_conversation_as_committed(db: Database) -> None:
+    # append_message sets the conversation's new seq, time, status and case as committed
+    # values in one step: the object shows them, and the ORM has nothing of its own to
+    # write (the batch writes the row).
+    conversation_id = await a_conversation(db)
+
+    def send(tx: Transaction) -> tuple[int, str, int, bool, bool]:
+        append(tx.session, conversation_id, "a_lea", "k1")
+        conversation = store.conversation_by_id(tx.session, conversation_id=conversation_id)
+        assert conversation is not None
+        changes = inspect(conversation).attrs
+        pending = any(changes[name].history.has_changes() for name in store._MOVED_COLUMNS)
+        return (
+            conversation.last_seq, conversation.status, conversation.case_number,
+            tx.session.is_modified(conversation), pending,
+        )  # fmt: skip
+
+    assert await db.write(send) == (1, "open", 1, False, False)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy import case as when_then
 from sqlalchemy.orm import aliased
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session, col, select
 
 from gateway import conversation_rules as rules
@@ -97,6 +97,9 @@ def message_by_client_id(
     return None if found is None else message_view(found)
 
 
+_MOVED_COLUMNS = ("last_seq", "last_message_at", "status", "case_number")
+
+
 @dataclass(frozen=True)
 class Appended:
     message: MessagePublic
@@ -113,31 +116,34 @@ def append_message(
     """
     before = rules.ThreadState(rules.Status(conversation.status), conversation.case_number)
     after = rules.after_message(before, sender_role)
-    # Set as committed: sends.add_message writes them with the batch's other messages.
-    for name, value in (
-        ("last_seq", conversation.last_seq + 1), ("last_message_at", now),
-        ("status", after.status.value), ("case_number", after.case_number),
-    ):  # fmt: skip
-        set_committed_value(conversation, name, value)
+    seq = conversation.last_seq + 1
+    conversation_id = conversation.id
+    # Set as committed (sends.add_message writes them with the batch's other messages), in
+    # one step: four set_committed_value calls cost about 8 us a send on the slow build,
+    # this 1.5. The values were just read through the ORM, so none of them is expired.
+    state = instance_state(conversation)
+    state.dict.update(
+        last_seq=seq, last_message_at=now, status=after.status.value, case_number=after.case_number
+    )
+    state._commit(state.dict, _MOVED_COLUMNS)  # what set_committed_value does, per key
     # What the wire shows, built once: sends.add_message writes the row from it, with no
     # ORM object (a SQLModel instance and its instrumented attributes cost more than the
     # rest of a message's bookkeeping).
     message = MessagePublic(
-        conversation_id=conversation.id, seq=conversation.last_seq, id=message_id,
-        client_id=client_id,
+        conversation_id=conversation_id, seq=seq, id=message_id, client_id=client_id,
         sender=Sender(id=sender_id, role=sender_role.value, display_name=sender_name),
         text=text, created_at=format_time(now),
     )  # fmt: skip
     sends.add_message(session, message=message, created_at=now, conversation=conversation)
     if after.case_number != before.case_number:
         case = Case(
-            conversation_id=conversation.id, number=after.case_number,
+            conversation_id=conversation_id, number=after.case_number,
             brand_id=conversation.brand_id, opened_at=now,
         )  # fmt: skip
         sends.add_case(session, case)
     elif rules.is_first_response(sender_role):
         sends.answer_case(
-            session, conversation.id, conversation.case_number, at=now, responder_id=sender_id
+            session, conversation_id, after.case_number, at=now, responder_id=sender_id
         )
     return Appended(message=message, conversation_changed=after != before)
 
