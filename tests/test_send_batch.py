@@ -154,7 +154,9 @@ async def test_batches_of_every_size_ask_for_client_ids_through_a_few_statements
     seen: set[str] = set()
 
     def prefetch(size: int, session: Session) -> str | None:
-        event.listen(session.connection(), "before_execute", lambda _, sql, *__: seen.add(str(sql)))
+        event.listen(
+            session.connection(), "before_cursor_execute", lambda _, __, sql, *___: seen.add(sql)
+        )
         pairs = [("a_lea", f"new{n}") for n in range(size)]
         # The one that exists: in the middle, or last (then it also fills the padding).
         pairs.insert(size // 2 if size % 2 else size, ("a_lea", "k0"))

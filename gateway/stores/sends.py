@@ -90,7 +90,14 @@ def prefetch(
             params[f"sender_id_{n}"], params[f"client_id_{n}"] = sender_id, client_id
         # Almost always none: only ids are asked for (an ORM query costs twice a Core one
         # here), and the messages themselves only when one is a resend.
-        found = session.connection().execute(_message_ids_by_client_id(slots), params)
+        connection, statement = session.connection(), _message_ids_by_client_id(slots)
+        if connection.dialect.name == "sqlite":  # as the batch's writes, see _execute_many
+            # Straight to the driver, so around the hook that writes what waits: write it.
+            _write(connection, batch)
+            sql, values = _compiled_for_sqlite(statement, connection.dialect)
+            found = connection.exec_driver_sql(sql, values(params))
+        else:
+            found = connection.execute(statement, params)
         ids = found.scalars().all()
         if ids:
             for message in session.exec(select(Message).where(col(Message.id).in_(ids))):
