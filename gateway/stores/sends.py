@@ -92,7 +92,8 @@ def prefetch(
         # here), and the messages themselves only when one is a resend.
         connection, statement = session.connection(), _message_ids_by_client_id(slots)
         if connection.dialect.name == "sqlite":  # as the batch's writes, see _execute_many
-            # Straight to the driver, so around the hook that writes what waits: write it.
+            # exec_driver_sql skips the before_execute hook that writes what the batch
+            # holds, so that is written first, as any other statement would have it.
             _write(connection, batch)
             sql, values = _compiled_for_sqlite(statement, connection.dialect)
             found = connection.exec_driver_sql(sql, values(params))
