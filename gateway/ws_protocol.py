@@ -71,10 +71,16 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         # The protocol and its scope hold each other: a cycle only the garbage collector
-        # would free, rarely under load (GC_THRESHOLDS in gateway.cli).
+        # would free, rarely under load (gateway.collector).
         scope = getattr(self, "scope", None)  # made once the handshake arrived
         if scope is not None:
             scope["extensions"].pop(SEND_TEXT_NOW, None)
+        # Python 3.11's socket transport keeps a bound method of itself once closed
+        # (CPython gh-100348, fixed in 3.12): a cycle per socket, which a frozen transport
+        # (gateway.collector) would keep until the next thaw. Released as 3.12 does.
+        socket_transport = getattr(self.transport, "_transport", None)
+        if getattr(socket_transport, "_read_ready_cb", None) is not None:
+            socket_transport._read_ready_cb = None  # type: ignore[union-attr]
 
     def send_text_now(self, text: str) -> bool:
         """What ``send`` does with a ``websocket.send`` when it need not wait; False (and
