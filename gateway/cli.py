@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import multiprocessing
 import os
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from starlette.types import ASGIApp
 
-from gateway import logs
+from gateway import collector, logs
 from gateway.protocol import MAX_FRAME_BYTES, CloseCode
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.ws_protocol import GatewayWebSocketProtocol
@@ -114,30 +113,13 @@ def _config(settings: Settings, app: ASGIApp | str, args: argparse.Namespace) ->
     )
 
 
-# The cyclic garbage collector's thresholds while serving (Python's default: 700, 10, 10).
-# A gateway holds a few hundred objects per socket (coroutines, frames, queues): with 500
-# busy sockets, about 220,000. With the default thresholds a full collection ran about
-# every 0.8 s under load, each a 120-170 ms pause of every socket; 10,000 new objects
-# between young collections let the short-lived ones (a send's futures, rows, events)
-# die first, and full collections became rare (bench/RESULTS.md, the last section).
-GC_THRESHOLDS = (10_000, 10, 10)
-
-
-def _tune_gc() -> None:
-    """Set up to serve: what start-up made lives as long as the process, so no collection
-    needs to look at it again (frozen, after one last collection); then the thresholds."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def _run_worker(settings: Settings, args: argparse.Namespace, listener: socket.socket) -> None:
     from gateway.app import create_app
 
     log_format = args.log_format or ("text" if sys.stderr.isatty() else "json")
     logs.configure(args.log_level, json_lines=log_format == "json")
     app = create_app(settings)
-    _tune_gc()
+    collector.tune_for_serving()
     _Server(_config(settings, app, args), app.state.gateway).run(sockets=[listener])
 
 
@@ -150,7 +132,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log.info(
             "atdesk gateway on %s: the consumer app %s/app, the console %s/console", url, url, url
         )
-        _tune_gc()
+        collector.tune_for_serving()
         _Server(_config(settings, app, args), app.state.gateway).run()
         return 0
     # One listening socket, shared by N processes, each a full gateway on the Redis bus.

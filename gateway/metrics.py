@@ -37,6 +37,13 @@ NOTICE_RECIPIENTS = Counter(
 )
 NOTICES_FANNED_OUT = Counter("notices_fanned_out", "Notices whose fan-out finished")
 BUS_GAPS_FILLED = Counter("bus_gaps_filled", "Messages read from the database to fill a gap")
+# Every collection stops every socket on the node: its pauses, by generation (2 is full).
+GC_PAUSE = Histogram(
+    "gc_pause_seconds",
+    "Cyclic garbage collections of this node, by generation",
+    ["generation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 
 
 async def metrics_endpoint(request: Request) -> Response:

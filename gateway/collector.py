@@ -1,0 +1,88 @@
+"""The cyclic garbage collector, set up for a server that holds many long-lived objects.
+
+A gateway holds about a hundred objects per open socket (its protocol, transport, queues,
+the coroutine of its loop). A full collection walks all of them: with 15,000 idle sockets
+it stopped every socket for about 1.2 s (bench/RESULTS.md, History). Here every full
+collection ends by freezing what survived it, so the next one walks only what came to live
+since; full collections come often and stay short.
+
+A frozen object that later becomes garbage in a reference cycle is found by no
+collection. A closed socket leaves none (``gateway.ws_protocol`` breaks the two it did),
+but other code may: so the frozen set is thawed, and the next full collection walks
+everything once, when the set has grown by half since a collection last did, and at most
+every ``min_thaw_interval_s``. A live set that only grows costs one long pause per such
+growth, not one every few seconds.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.metrics import GC_PAUSE
+
+# Python's default is (700, 10, 10). 10,000 new objects between young collections let the
+# short-lived ones (a send's futures, rows, events) die young; a full collection after
+# every second middle one is short, because it walks only what is not frozen.
+THRESHOLDS = (10_000, 10, 2)
+MIN_THAW_INTERVAL_S = 600.0
+THAW_GROWTH = 1.5
+
+
+@dataclass
+class FrozenSet:
+    """When to thaw: the frozen set's size just after a collection last walked everything,
+    and when that was (``time.monotonic``)."""
+
+    walked_all_size: int
+    walked_all_at: float
+    min_thaw_interval_s: float = MIN_THAW_INTERVAL_S
+    growth: float = THAW_GROWTH
+
+    def should_thaw(self, frozen: int, now: float) -> bool:
+        return (
+            frozen > self.walked_all_size * self.growth
+            and now - self.walked_all_at >= self.min_thaw_interval_s
+        )
+
+
+@dataclass
+class FreezeSurvivors:
+    """A ``gc.callbacks`` entry: freezes what each full collection leaves, thaws when
+    ``FrozenSet`` says, and times every collection into the ``gc_pause_seconds`` metric."""
+
+    frozen: FrozenSet
+    thawed: bool = False
+    _started: float = field(default=0.0, repr=False)
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        GC_PAUSE.labels(str(info["generation"])).observe(time.perf_counter() - self._started)
+        if info["generation"] == 2:
+            self.after_full_collection(time.monotonic())
+
+    def after_full_collection(self, now: float) -> None:
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        if self.thawed:  # this collection walked everything
+            self.frozen.walked_all_size, self.frozen.walked_all_at = frozen, now
+            self.thawed = False
+        elif self.frozen.should_thaw(frozen, now):
+            gc.unfreeze()
+            self.thawed = True
+
+
+def tune_for_serving(min_thaw_interval_s: float = MIN_THAW_INTERVAL_S) -> FreezeSurvivors:
+    """Set up to serve: the callback, then one full collection, after which it freezes what
+    start-up made (it lives as long as the process); then the thresholds."""
+    for callback in [c for c in gc.callbacks if isinstance(c, FreezeSurvivors)]:
+        gc.callbacks.remove(callback)
+    survivors = FreezeSurvivors(FrozenSet(0, time.monotonic(), min_thaw_interval_s), thawed=True)
+    gc.callbacks.append(survivors)
+    gc.collect()
+    gc.set_threshold(*THRESHOLDS)
+    return survivors
