@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -416,13 +417,33 @@ def idle_run(label: str, logs: Path, sockets: int, sizes: Sizes, deflate: bool) 
             consumer_url=atdesk_url(gateway), sockets=sockets, accounts=sizes.idle_accounts
         )
         # The client offers permessage-deflate as browsers do; the gateway's setting decides.
-        return load({**config, "probes": sizes.probes, "probe_rate": 50, "deflate": True})
+        result = load({**config, "probes": sizes.probes, "probe_rate": 50, "deflate": True})
+        return {**result, **full_collections(gateway)}
+
+
+def full_collections(gateway: Server) -> dict[str, Any]:
+    """The gateway's full garbage collections so far (start-up's included), from /metrics:
+    each stops every socket."""
+    url = f"http://127.0.0.1:{gateway.port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        metrics = response.read().decode()
+
+    def value(name: str) -> float:
+        found = re.search(rf'^{name}\{{generation="2"\}} (\S+)$', metrics, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    return {
+        "gc_full_collections": int(value("gc_pause_seconds_count")),
+        "gc_full_seconds": round(value("gc_pause_seconds_sum"), 2),
+        "gc_longest_full_ms": round(value("gc_longest_pause_seconds") * 1000, 1),
+    }
 
 
 IDLE_KEYS = [
     "sockets", "accounts", "deflate_negotiated", "ramp_seconds", "ramp_sockets_per_s",
     "ramp_loadgen_cpu_pct", "rss_before_kib", "rss_after_kib", "rss_per_socket_kib",
-    "probes_lost", "loadgen_cpu_pct", "others_cpu_pct",
+    "probes_lost", "loadgen_cpu_pct", "others_cpu_pct", "gc_full_collections",
+    "gc_full_seconds", "gc_longest_full_ms",
 ]  # fmt: skip
 
 

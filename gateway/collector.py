@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.metrics import GC_PAUSE
+from gateway.metrics import GC_LONGEST_PAUSE, GC_PAUSE
 
 # Python's default is (700, 10, 10). 10,000 new objects between young collections let the
 # short-lived ones (a send's futures, rows, events) die young; a full collection after
@@ -51,18 +51,24 @@ class FrozenSet:
 @dataclass
 class FreezeSurvivors:
     """A ``gc.callbacks`` entry: freezes what each full collection leaves, thaws when
-    ``FrozenSet`` says, and times every collection into the ``gc_pause_seconds`` metric."""
+    ``FrozenSet`` says, and times every collection (``gc_pause_seconds`` and
+    ``gc_longest_pause_seconds`` on ``/metrics``)."""
 
     frozen: FrozenSet
     thawed: bool = False
     _started: float = field(default=0.0, repr=False)
+    _longest: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0], repr=False)
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
             return
-        GC_PAUSE.labels(str(info["generation"])).observe(time.perf_counter() - self._started)
-        if info["generation"] == 2:
+        pause, generation = time.perf_counter() - self._started, info["generation"]
+        GC_PAUSE.labels(str(generation)).observe(pause)
+        if pause > self._longest[generation]:
+            self._longest[generation] = pause
+            GC_LONGEST_PAUSE.labels(str(generation)).set(pause)
+        if generation == 2:
             self.after_full_collection(time.monotonic())
 
     def after_full_collection(self, now: float) -> None:

@@ -44,6 +44,9 @@ GC_PAUSE = Histogram(
     ["generation"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+GC_LONGEST_PAUSE = Gauge(
+    "gc_longest_pause_seconds", "The longest collection so far, start-up's included", ["generation"]
+)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -83,3 +83,5 @@ def test_a_serving_gateway_times_its_collections(gateway: GatewayProcess) -> Non
     full = re.search(r'^gc_pause_seconds_count\{generation="2"\} (\S+)$', metrics, re.M)
     assert full is not None, "the start-up collection, a full one, is timed"
     assert float(full.group(1)) >= 1
+    longest = re.search(r'^gc_longest_pause_seconds\{generation="2"\} (\S+)$', metrics, re.M)
+    assert longest is not None and float(longest.group(1)) > 0
