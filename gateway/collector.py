@@ -56,6 +56,9 @@ class FreezeSurvivors:
 
     frozen: FrozenSet
     thawed: bool = False
+    # The frozen set's size, counting the objects freed since they were frozen: counting
+    # it exactly walks it (gc.get_freeze_count: about 40 ms for 4 million objects here).
+    frozen_at_most: int = 0
     _started: float = field(default=0.0, repr=False)
     _longest: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0], repr=False)
 
@@ -63,23 +66,28 @@ class FreezeSurvivors:
         if phase == "start":
             self._started = time.perf_counter()
             return
+        if info["generation"] == 2:
+            # After a full collection its survivors are all in the oldest generation.
+            self.after_full_collection(len(gc.get_objects(generation=2)), time.monotonic())
         pause, generation = time.perf_counter() - self._started, info["generation"]
         GC_PAUSE.labels(str(generation)).observe(pause)
         if pause > self._longest[generation]:
             self._longest[generation] = pause
             GC_LONGEST_PAUSE.labels(str(generation)).set(pause)
-        if generation == 2:
-            self.after_full_collection(time.monotonic())
 
-    def after_full_collection(self, now: float) -> None:
+    def after_full_collection(self, survivors: int, now: float) -> None:
         gc.freeze()
-        frozen = gc.get_freeze_count()
         if self.thawed:  # this collection walked everything
-            self.frozen.walked_all_size, self.frozen.walked_all_at = frozen, now
+            self.frozen_at_most = survivors
+            self.frozen.walked_all_size, self.frozen.walked_all_at = survivors, now
             self.thawed = False
-        elif self.frozen.should_thaw(frozen, now):
-            gc.unfreeze()
-            self.thawed = True
+            return
+        self.frozen_at_most += survivors
+        if self.frozen.should_thaw(self.frozen_at_most, now):
+            self.frozen_at_most = gc.get_freeze_count()  # the bound said so: now exactly
+            if self.frozen.should_thaw(self.frozen_at_most, now):
+                gc.unfreeze()
+                self.thawed = True
 
 
 def tune_for_serving(min_thaw_interval_s: float = MIN_THAW_INTERVAL_S) -> FreezeSurvivors:

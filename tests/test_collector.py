@@ -46,8 +46,9 @@ SCRIPT = textwrap.dedent(
     survivors = tune_for_serving(min_thaw_interval_s=0)
     at_start = gc.get_freeze_count()
     assert at_start > 0, "start-up's objects are frozen"
-    # (measured inside the collection: the callback's own arguments were still alive)
-    assert abs(survivors.frozen.walked_all_size - at_start) <= 2
+    # (counted in the collection's callback: the few objects made since are frozen too)
+    assert at_start - 2 <= survivors.frozen.walked_all_size == survivors.frozen_at_most
+    assert survivors.frozen.walked_all_size <= at_start
 
     node = Node()
     node.me = node  # a cycle, alive for now
@@ -59,6 +60,11 @@ SCRIPT = textwrap.dedent(
     del node  # garbage now, but in a frozen cycle
     gc.collect()
     assert alive() is not None, "no collection looks at the frozen set"
+
+    survivors.frozen_at_most = 10 * at_start  # the bound, far above: frozen objects freed
+    gc.collect()
+    assert not survivors.thawed, "the exact count, not the bound, decides"
+    assert survivors.frozen_at_most < 2 * at_start, "the bound is now the exact count"
 
     grown = [Node() for _ in range(at_start)]  # the frozen set grows by more than half ...
     gc.collect()  # ... which this collection sees: it thaws
