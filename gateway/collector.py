@@ -1,8 +1,8 @@
 """The cyclic garbage collector, set up for a server that holds many long-lived objects.
 
 A gateway holds about a hundred objects per open socket (its protocol, transport, queues,
-the coroutine of its loop). A full collection walks all of them: with 15,000 idle sockets
-it stopped every socket for about 1.2 s (bench/RESULTS.md, History). Here every full
+the coroutine of its loop). A full collection walks all of them: with 19,900 idle sockets
+it stopped every socket for 0.7-1.2 s (bench/RESULTS.md, History). Here every full
 collection ends by freezing what survived it, so the next one walks only what came to live
 since; full collections come often and stay short.
 
@@ -25,7 +25,8 @@ from gateway.metrics import GC_LONGEST_PAUSE, GC_PAUSE
 
 # Python's default is (700, 10, 10). 10,000 new objects between young collections let the
 # short-lived ones (a send's futures, rows, events) die young; a full collection after
-# every second middle one is short, because it walks only what is not frozen.
+# every third middle one (when Python's own rule, a quarter more survivors than the last
+# full collection left, allows) is short, because it walks only what is not frozen.
 THRESHOLDS = (10_000, 10, 2)
 MIN_THAW_INTERVAL_S = 600.0
 THAW_GROWTH = 1.5
