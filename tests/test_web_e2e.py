@@ -161,11 +161,33 @@ async def test_a_message_sent_offline_arrives_once_after_the_gateway_restarts(
         "are you there?",
         "sent while you were down",
     ]
-    # The console reconnected and caught up by itself, and shows it once.
+    # The console reconnected (after its back-off, which the outage grew: the SDK's 0.5 s
+    # doubling) and caught up by itself, and shows it once. On a busy machine the thread
+    # opened above may not have loaded before the gateway stopped: it loads again.
+    await expect(console.locator("#connection")).to_have_text("connected", timeout=30_000)
     await expect(
         console.locator("#messages .message-text", has_text="while you were down")
-    ).to_have_count(1)
+    ).to_have_count(1, timeout=WAIT_MS)
     assert desk.watch.errors == []
+
+
+async def test_a_thread_opened_while_the_gateway_is_down_loads_once_it_is_back(
+    desk: Desk,
+) -> None:
+    console = desk.console
+    conversation_id = await start_thread(desk, "are you there?")
+    desk.gateway.stop()
+    await expect(console.locator("#connection")).to_contain_text("offline")
+    await console.click(f'.inbox-item[data-conversation-id="{conversation_id}"]')
+    await expect(console.locator("#thread-error")).to_be_visible()
+
+    desk.gateway.start()
+    # Within the back-off the outage grew (the SDK's 0.5 s doubling), then a reload.
+    await expect(console.locator("#connection")).to_have_text("connected", timeout=30_000)
+    await expect(console.locator("#messages .message-text").first).to_have_text("are you there?")
+    await expect(console.locator("#thread-error")).to_be_hidden()
+    await app_send(desk.app, "and now?")
+    await expect(console.locator("#messages .message-text", has_text="and now?")).to_be_visible()
 
 
 async def test_markup_in_a_message_is_text_in_both_apps_and_runs_nothing(desk: Desk) -> None:

@@ -5,12 +5,15 @@ import { $, show, showAppError } from './dom.js';
 import { renderInbox } from './inbox.js';
 import { addNotice } from './notices.js';
 import { ENDED_KEY, client, consumerRead, marksFor, merge, state } from './state.js';
-import { addMessage, hideTyping, markThreadRead, renderMessages, renderSeen, renderThreadHead, TYPING_SHOWN_MS } from './thread.js';
+import { addMessage, hideTyping, markThreadRead, openThread, renderMessages, renderSeen, renderThreadHead, TYPING_SHOWN_MS } from './thread.js';
 
 export function listenToClient() {
   client.on('connected', () => {
     setConnection('connected', 'ok');
     refreshConversations().catch(() => {});
+    // A thread opened while the gateway was unreachable shows an error and nothing else:
+    // the messages that arrive now would not show either, so it loads again.
+    if (state.thread?.failed) openThread(state.thread.id);
   });
   client.on('disconnected', () => setConnection('offline · reconnecting…', 'warn'));
   client.on('failed', (error) => {

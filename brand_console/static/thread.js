@@ -45,6 +45,7 @@ export async function openThread(id) {
     renderInbox();
   } catch (error) {
     if (state.thread?.id !== id) return;
+    state.thread.failed = true; // loaded again once the connection is back (live.js)
     $('#messages').replaceChildren();
     showError($('#thread-error'), error instanceof ApiError && error.status === 404 ? 'This conversation does not exist, or is not yours to read.' : error);
   }
