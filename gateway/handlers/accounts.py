@@ -153,11 +153,4 @@ class RateLimited(ApiError):
 
 
 def _viewer_of(session: Session, token: str) -> Viewer | None:
-    found = store.live_session(session, token_hash=token_hash(token), now=utc_now())
-    if found is None:
-        return None
-    auth_session, account = found
-    return Viewer(
-        account_id=account.id, session_id=auth_session.id, display_name=account.display_name,
-        roles=store.roles_of(session, account_id=account.id),
-    )  # fmt: skip
+    return store.viewer_by_token(session, token_hash=token_hash(token), now=utc_now())

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, update
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from gateway.authz import Role
+from gateway.authz import Role, Viewer
 from gateway.models import Account, AuthSession, Brand, Membership
 
 
@@ -54,28 +55,40 @@ def insert_session(
     )
 
 
-def live_session(
-    session: Session, *, token_hash: str, now: datetime
-) -> tuple[AuthSession, Account] | None:
-    """The session a token opens and its account, unless it was revoked or has expired."""
-    found = session.exec(_SESSION_BY_TOKEN, params={"token_hash": token_hash}).first()
-    if found is None or found[0].revoked_at is not None:
+def viewer_by_token(session: Session, *, token_hash: str, now: datetime) -> Viewer | None:
+    """Who a token's session signs in, with their brand roles, unless it was revoked or has
+    expired: one statement, a row per membership (one with no brand for none)."""
+    rows = session.connection().execute(_VIEWER_BY_TOKEN, {"token_hash": token_hash}).all()
+    if not rows:
         return None
-    expires_at = found[0].expires_at
+    session_id, expires_at, revoked_at, account_id, display_name = rows[0][:5]
     if expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=now.tzinfo)
-    return found if expires_at > now else None
+    if revoked_at is not None or expires_at <= now:
+        return None
+    roles = {brand_id: Role(role) for *_, brand_id, role in rows if brand_id is not None}
+    return Viewer(
+        account_id=account_id, session_id=session_id, display_name=display_name, roles=roles
+    )
 
 
-# Every hello runs these two, thousands at once after a reconnect storm: built once, as
-# building a statement cost about as much as running it.
-_SESSION_BY_TOKEN = (
-    select(AuthSession, Account)
+# Every request and every socket's hello runs this, thousands at once after a reconnect
+# storm: columns through Core, in one statement, where an AuthSession and an Account
+# loaded by the ORM and a second statement for the roles cost about twice as much. Built
+# once, as building a statement cost about as much as running it.
+_VIEWER_BY_TOKEN = (
+    select_columns(  # SQLAlchemy's: SQLModel's select is typed for up to four
+        col(AuthSession.id),
+        col(AuthSession.expires_at),
+        col(AuthSession.revoked_at),
+        col(Account.id),
+        col(Account.display_name),
+        col(Membership.brand_id),
+        col(Membership.role),
+    )
     .join(Account, col(Account.id) == col(AuthSession.account_id))
+    .outerjoin(Membership, col(Membership.account_id) == col(Account.id))
     .where(col(AuthSession.token_hash) == bindparam("token_hash"))
-)
-_ROLES = select(Membership.brand_id, Membership.role).where(
-    col(Membership.account_id) == bindparam("account_id")
 )
 
 
@@ -83,12 +96,6 @@ def revoke_session(session: Session, *, session_id: str, now: datetime) -> None:
     session.exec(
         update(AuthSession).where(col(AuthSession.id) == session_id).values(revoked_at=now)
     )
-
-
-def roles_of(session: Session, *, account_id: str) -> dict[str, Role]:
-    """Brand id -> role, for every brand the account belongs to."""
-    rows = session.exec(_ROLES, params={"account_id": account_id})
-    return {brand_id: Role(role) for brand_id, role in rows}
 
 
 def brand_roles_of(session: Session, *, account_id: str) -> list[tuple[str, Role]]:
