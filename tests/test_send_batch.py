@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import DateTime, Float, event, inspect, text
 from sqlalchemy.dialects import sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from gateway.conversation_rules import SenderRole
 from gateway.database import Database, Transaction, migrate
@@ -77,12 +77,13 @@ async def test_reads_in_the_transaction_see_the_waiting_rows(db: Database) -> No
     def send_then_read(tx: Transaction) -> tuple[list[int], list[tuple[str, int]]]:
         for sender_id, client_id in (("a_lea", "k1"), ("a_lea", "k2"), ("a_agent", "k3")):
             append(tx.session, conversation_id, sender_id, client_id)
-        seqs = [
-            m.seq
-            for m in store.messages_after(
-                tx.session, conversation_id=conversation_id, after_seq=0, limit=10
+        seqs = list(
+            tx.session.exec(
+                select(Message.seq)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(col(Message.seq))
             )
-        ]  # through the ORM
+        )  # through the ORM
         cursors = tx.session.connection().execute(  # and straight on the connection
             text("SELECT account_id, seq FROM read_cursors ORDER BY account_id")
         )
@@ -111,13 +112,10 @@ async def test_a_transaction_that_fails_writes_none_of_them(db: Database) -> Non
     with pytest.raises(RuntimeError):
         await db.write(send_then_fail)
 
-    def read(session: Session) -> tuple[int, list[Message]]:
-        conversation = store.conversation_by_id(session, conversation_id=conversation_id)
-        assert conversation is not None
-        messages = store.messages_after(
-            session, conversation_id=conversation_id, after_seq=0, limit=10
-        )
-        return conversation.last_seq, list(messages)
+    def read(session: Session) -> tuple[int, list[MessagePublic]]:
+        page = store.thread_page(session, conversation_id=conversation_id, after_seq=0, limit=10)
+        assert page is not None
+        return page.last_seq, page.messages
 
     assert await db.read(read) == (0, [])
 

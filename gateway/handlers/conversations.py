@@ -290,19 +290,16 @@ class ConversationHandler:
         self, conversation_id: str, after_seq: int, limit: int
     ) -> list[MessageCommitted]:
         def load(session: Session) -> list[MessageCommitted]:
-            conversation = store.conversation_by_id(session, conversation_id=conversation_id)
-            if conversation is None:
-                return []
-            messages = store.messages_after(
+            page = store.thread_page(
                 session, conversation_id=conversation_id, after_seq=after_seq, limit=limit
             )
+            if page is None:
+                return []
             return [
                 MessageCommitted(
-                    brand_id=conversation.brand_id,
-                    consumer_id=conversation.consumer_id,
-                    message=store.message_view(message),
+                    brand_id=page.brand_id, consumer_id=page.consumer_id, message=message
                 )
-                for message in messages
+                for message in page.messages
             ]
 
         return await self._db.read(load)
@@ -564,11 +561,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def _history_page(session: Session, query: tuple[Viewer, str, int, int]) -> MessagePage:
     viewer, conversation_id, after_seq, limit = query
-    conversation = _visible(session, viewer, conversation_id)
-    messages = store.messages_after(
-        session, conversation_id=conversation.id, after_seq=after_seq, limit=limit
+    page = store.thread_page(
+        session, conversation_id=conversation_id, after_seq=after_seq, limit=limit
     )
-    return MessagePage(
-        messages=[store.message_view(message) for message in messages],
-        last_seq=conversation.last_seq,
-    )
+    if page is None:
+        raise not_found()
+    authz.require_participant(viewer, brand_id=page.brand_id, consumer_id=page.consumer_id)
+    return MessagePage(messages=page.messages, last_seq=page.last_seq)

@@ -19,7 +19,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Connection, Dialect, and_, bindparam, event, insert, or_, update
 from sqlalchemy import select as select_columns
@@ -260,7 +260,30 @@ def add_message(
     batch.cursors[key] = max(batch.cursors.get(key, 0), message.seq)
 
 
-def message_view(message: Message) -> MessagePublic:
+class StoredMessage(Protocol):
+    """A message's columns: a ``Message``, or a row of them read through Core."""
+
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def sender_id(self) -> str: ...
+    @property
+    def sender_role(self) -> str: ...
+    @property
+    def sender_name(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def message_view(message: StoredMessage) -> MessagePublic:
     """A stored message as the wire shows it."""
     return MessagePublic(
         conversation_id=message.conversation_id,
