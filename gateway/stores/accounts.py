@@ -74,8 +74,9 @@ def viewer_by_token(session: Session, *, token_hash: str, now: datetime) -> View
 
 # Every request and every socket's hello runs this, thousands at once after a reconnect
 # storm: columns through Core, in one statement, where an AuthSession and an Account
-# loaded by the ORM and a second statement for the roles cost about twice as much. Built
-# once, as building a statement cost about as much as running it.
+# loaded by the ORM and a second statement for the roles cost several times as much
+# (bench/RESULTS.md, History, eighth pass). Built once, as building a statement cost
+# about as much as running it.
 _VIEWER_BY_TOKEN = (
     select_columns(  # SQLAlchemy's: SQLModel's select is typed for up to four
         col(AuthSession.id),

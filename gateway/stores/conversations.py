@@ -170,8 +170,8 @@ def thread_page(
 
 # Every reconnecting socket's sync runs this for each of its conversations: columns
 # through Core, where the Conversation and Message objects the ORM loaded, in two
-# statements, cost about twice as much. Built once, as building a statement cost about as
-# much as running it.
+# statements, cost several times as much (bench/RESULTS.md, History, eighth pass). Built
+# once, as building a statement cost about as much as running it.
 _THREAD_PAGE = (
     select_columns(
         col(Conversation.brand_id),
