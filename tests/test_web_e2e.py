@@ -190,6 +190,28 @@ async def test_a_thread_opened_while_the_gateway_is_down_loads_once_it_is_back(
     await expect(console.locator("#messages .message-text", has_text="and now?")).to_be_visible()
 
 
+async def test_a_chat_opened_in_the_app_while_the_gateway_is_down_loads_once_it_is_back(
+    desk: Desk,
+) -> None:
+    app = desk.app
+    conversation_id = await start_thread(desk, "are you there?")
+    # A fresh page knows the thread from its list, not its messages.
+    await app.goto(desk.gateway.http_url + "/app#/threads")
+    await app.reload()  # the navigation above only changed the hash
+    await expect(app.locator("#connection")).to_have_text("online")
+    desk.gateway.stop()
+    await expect(app.locator("#connection")).to_contain_text("offline")
+    await app.click(f'.thread[data-conversation-id="{conversation_id}"]')
+    await expect(app.locator("#chat-error")).to_be_visible()
+    await expect(app.locator("#messages .message-text")).to_have_count(0)
+
+    desk.gateway.start()
+    # Within the app's back-off (at most 5 s between attempts), then a reload.
+    await expect(app.locator("#connection")).to_have_text("online", timeout=30_000)
+    await expect(app.locator("#messages .message-text").first).to_have_text("are you there?")
+    await expect(app.locator("#chat-error")).to_be_hidden()
+
+
 async def test_markup_in_a_message_is_text_in_both_apps_and_runs_nothing(desk: Desk) -> None:
     console, app = desk.console, desk.app
     conversation_id = await start_thread(desk, XSS)

@@ -15,6 +15,10 @@ import {
   brands, conversations, failedSends, loadedHistory, messagesOf, readBy, showing, state, viewing,
 } from './state.js';
 
+// The chat whose earlier messages could not load (the gateway unreachable): they load when
+// the connection is back, and the error goes.
+let historyFailed = null;
+
 /** @param {string} conversationId */
 export async function openChat(conversationId) {
   showView('chat', 'Chat');
@@ -38,6 +42,7 @@ export async function openChat(conversationId) {
       loadedHistory.add(conversationId);
     } catch (error) {
       if (error instanceof AuthError) return onFailed(error);
+      historyFailed = conversationId;
       showError($('chat-error'), `Could not load earlier messages: ${explain(error)}`);
     }
     if (showing('chat', conversationId)) {
@@ -45,6 +50,13 @@ export async function openChat(conversationId) {
       keepAtBottom();
     }
   }
+}
+
+/** Connected again: the chat on screen whose history failed to load, loaded now. */
+export function retryFailedHistory() {
+  const conversationId = historyFailed;
+  historyFailed = null;
+  if (conversationId !== null && showing('chat', conversationId)) openChat(conversationId);
 }
 
 /** A new chat with a brand, before its first message. @param {string} handle */

@@ -4,6 +4,7 @@
 import { AtdeskClient, AuthError, Backoff } from '/sdk/atdesk.js';
 import { $, explain } from './dom.js';
 import { showSignIn } from './auth.js';
+import { retryFailedHistory } from './chat.js';
 import { refreshConversations } from './conversations.js';
 import { onConversation, onMessage, onRatingRequest, onRead, onTyping } from './live.js';
 import { dismissNotice, onNotice } from './notices.js';
@@ -32,7 +33,11 @@ export async function start() {
   on('typing', onTyping);
   on('notice', onNotice);
   on('rating_request', onRatingRequest);
-  on('connected', () => { setConnection('online'); refreshConversations(); });
+  on('connected', () => {
+    setConnection('online');
+    refreshConversations();
+    retryFailedHistory();
+  });
   on('disconnected', () => setConnection('offline'));
   on('send_failed', () => scheduleRender());
   on('failed', onFailed);
