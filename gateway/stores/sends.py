@@ -263,24 +263,15 @@ def add_message(
 class StoredMessage(Protocol):
     """A message's columns: a ``Message``, or a row of them read through Core."""
 
-    @property
-    def conversation_id(self) -> str: ...
-    @property
-    def seq(self) -> int: ...
-    @property
-    def id(self) -> str: ...
-    @property
-    def client_id(self) -> str: ...
-    @property
-    def sender_id(self) -> str: ...
-    @property
-    def sender_role(self) -> str: ...
-    @property
-    def sender_name(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
+    conversation_id: str
+    seq: int
+    id: str
+    client_id: str
+    sender_id: str
+    sender_role: str
+    sender_name: str
+    text: str
+    created_at: datetime
 
 
 def message_view(message: StoredMessage) -> MessagePublic:
