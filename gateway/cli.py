@@ -15,6 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from gateway import collector, logs
+from gateway.http_protocol import GatewayHTTPProtocol
 from gateway.protocol import MAX_FRAME_BYTES, CloseCode
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.ws_protocol import GatewayWebSocketProtocol
@@ -102,6 +103,7 @@ def _config(settings: Settings, app: ASGIApp | str, args: argparse.Namespace) ->
         port=args.port,
         log_level=args.log_level,
         log_config=None,  # ours (gateway.logs), set up before uvicorn starts
+        http=GatewayHTTPProtocol,  # uvicorn's choice, its closed connections freed at once
         ws=GatewayWebSocketProtocol,  # uvicorn's websockets-sansio, tuned
         ws_max_size=MAX_FRAME_BYTES,
         ws_ping_interval=settings.heartbeat_s,

@@ -37,6 +37,8 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.exceptions import InvalidState
 from websockets.http11 import Request
 
+from gateway.http_protocol import release_closed_transport
+
 READ_AHEAD_FRAMES = 8
 FLUSH_BYTES = 64 * 1024  # asyncio's default high-water mark for a transport's buffer
 # The scope extension: a callable taking a text frame, True once it is written.
@@ -75,12 +77,9 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)  # made once the handshake arrived
         if scope is not None:
             scope["extensions"].pop(SEND_TEXT_NOW, None)
-        # Python 3.11's socket transport keeps a bound method of itself once closed
-        # (CPython gh-100348, fixed in 3.12): a cycle per socket, which a frozen transport
-        # (gateway.collector) would keep until the next thaw. Released as 3.12 does.
-        socket_transport = getattr(self.transport, "_transport", None)
-        if getattr(socket_transport, "_read_ready_cb", None) is not None:
-            socket_transport._read_ready_cb = None  # type: ignore[union-attr]
+        # Python 3.11's transport cycle (gateway.http_protocol); the socket transport is
+        # under the coalescing one.
+        release_closed_transport(getattr(self.transport, "_transport", None))
 
     def send_text_now(self, text: str) -> bool:
         """What ``send`` does with a ``websocket.send`` when it need not wait; False (and
