@@ -9,8 +9,6 @@ Protocol logic without a socket: the transport records what the protocol asks of
 from __future__ import annotations
 
 import asyncio
-import gc
-import weakref
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -28,6 +26,7 @@ from gateway.ws_protocol import (
     CoalescingTransport,
     GatewayWebSocketProtocol,
 )
+from tests.closed_connections import outlived_close
 
 
 class RecordingTransport(asyncio.Transport):
@@ -290,38 +289,6 @@ def test_a_frame_the_socket_refuses_waits_for_the_writer_and_the_next_ones_behin
 
 def test_a_closed_socket_leaves_no_reference_cycle() -> None:
     """Freed as soon as it closed, without a garbage collection: a frozen cycle would stay
-    until the next thaw (gateway.collector)."""
-
-    async def scenario() -> list[weakref.ref[Any]]:
-        loop = asyncio.get_running_loop()
-        lost = loop.create_future()
-        made: list[weakref.ref[Any]] = []
-
-        class Protocol(GatewayWebSocketProtocol):
-            def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                super().connection_made(transport)
-                made.extend([weakref.ref(transport), weakref.ref(self)])
-
-            def connection_lost(self, exc: Exception | None) -> None:
-                super().connection_lost(exc)
-                lost.set_result(None)
-
-        config = Config(app=None, ws=GatewayWebSocketProtocol)
-        server = await loop.create_server(
-            lambda: Protocol(config, ServerState(), {}), "127.0.0.1", 0
-        )
-        port = server.sockets[0].getsockname()[1]
-        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.close()  # the client goes before any handshake
-        await lost
-        server.close()
-        await server.wait_closed()
-        await asyncio.sleep(0)  # the transport's last callback
-        return made
-
-    gc.disable()
-    try:
-        made = asyncio.run(scenario())
-        assert len(made) == 2 and [ref() for ref in made] == [None, None]
-    finally:
-        gc.enable()
+    until the next thaw (gateway.collector). The client goes before any handshake."""
+    config = Config(app=None, ws=GatewayWebSocketProtocol)
+    assert outlived_close(GatewayWebSocketProtocol, config) == []
