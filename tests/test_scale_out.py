@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
 import pytest
 import redis.asyncio as redis
 import websockets
@@ -157,6 +158,17 @@ class RedisServer:
                 return
             time.sleep(0.05)
         raise RuntimeError("redis-server did not start")
+
+    def calls(self, command: str) -> int:
+        """How many times ``command`` ran on this server since it started."""
+        stats = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "INFO", "commandstats"],
+            capture_output=True, check=True, text=True,
+        ).stdout  # fmt: skip
+        for line in stats.splitlines():
+            if line.startswith(f"cmdstat_{command}:"):
+                return int(line.split("calls=", 1)[1].split(",", 1)[0])
+        return 0
 
     def subscribers(self) -> list[str]:
         """Ids of the connections subscribed to a channel."""
@@ -527,4 +539,43 @@ async def test_the_automatic_answer_asks_every_node_who_is_online(
     }
     assert roles == {staffed_handle: ["consumer", "consumer"], empty_handle: ["consumer", "system"]}
     await phone.close()
+    await desk.close()
+
+
+async def test_cases_waiting_at_once_share_one_look_at_who_is_online(
+    own_redis: RedisServer, cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    """Cases of one brand waiting for their first answer, whose members are on another node,
+    ask together whether a member is online: one look in Redis answers them all (a look
+    each piled reads and round trips onto the busy node, before every ack)."""
+    a, b = cluster(2, {"ATDESK_REDIS_URL": own_redis.url})
+    api = api_of(a)
+    owner = await api.sign_up("owner")
+    handle = await api.create_brand(owner)
+    desk = await Socket.open(b.ws_url, owner)
+    await registered(a, owner)
+    phones = [await Socket.open(a.ws_url, await api.sign_up(f"c{i}")) for i in range(20)]
+    opened = [await phone.send_message("hi", to=f"@{handle}") for phone in phones]
+    # Past the time node A trusts having seen the owner online: every case must ask again.
+    await asyncio.sleep(SEEN_ONLINE_S + 0.2)
+    looks_before = own_redis.calls("mget")  # presence's look at which nodes are alive
+    # Reads of the brand's members wait, as on a node whose database is busy: the burst's
+    # cases all ask meanwhile.
+    url = make_url(a.env["ATDESK_DATABASE_URL"]).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False)) as members_locked:
+        members_locked.execute("LOCK TABLE memberships IN ACCESS EXCLUSIVE MODE")
+        burst = asyncio.gather(
+            *(
+                phone.send_message("still there?", conversation_id=ack["conversation_id"])
+                for phone, ack in zip(phones, opened, strict=True)
+            )
+        )
+        await asyncio.sleep(1)
+    await burst
+    looks = own_redis.calls("mget") - looks_before
+    assert 1 <= looks <= 2  # two if the burst outlasted SEEN_ONLINE_S on a slow machine
+    received = await _drain(desk, 40)
+    assert {m["sender"]["role"] for m in received} == {"consumer"}  # nobody was answered
+    for phone in phones:
+        await phone.close()
     await desk.close()

@@ -65,6 +65,8 @@ class ServiceHandler:
         self._seen_online: dict[str, float] = {}
         # (conversation id, case) -> the automatic-answer decision under way on this node.
         self._answering: dict[tuple[str, int], asyncio.Task[None]] = {}
+        # Brand id -> the look on this node for a member online on any node, under way.
+        self._looking_online: dict[str, asyncio.Task[bool]] = {}
 
     # --- ratings -----------------------------------------------------------------------
 
@@ -168,7 +170,7 @@ class ServiceHandler:
 
     async def _auto_reply_logged(self, wrote: ConsumerWrote) -> None:
         try:
-            await self._auto_reply(wrote.conversation_id, wrote.case_number)
+            await self._auto_reply(wrote)
         except Exception:
             # The message is committed: it is acknowledged whatever happened here.
             log.exception("the automatic reply for %s failed", wrote.conversation_id)
@@ -312,16 +314,37 @@ class ServiceHandler:
             self._seen_online = {b: t for b, t in self._seen_online.items() if t > now}
         self._seen_online[brand_id] = now + SEEN_ONLINE_S
 
-    async def _auto_reply(self, conversation_id: str, case_number: int) -> None:
+    async def _anyone_online(self, brand_id: str) -> bool:
+        """Whether a member of the brand has a socket on any node. When SEEN_ONLINE_S lapses,
+        every case of the brand waiting for an answer asks at once: one look answers them
+        all (one look each would pile reads onto a node already busy)."""
+        looking = self._looking_online.get(brand_id)
+        if looking is None:
+            looking = asyncio.create_task(self._look_online(brand_id))
+            self._looking_online[brand_id] = looking
+            looking.add_done_callback(lambda _: self._looking_online.pop(brand_id, None))
+        return await asyncio.shield(looking)
+
+    async def _look_online(self, brand_id: str) -> bool:
+        members = await self._db.read(
+            lambda s: brand_store.member_ids(s, brand_ids=[brand_id])[brand_id]
+        )
+        # Unsure whether a member is online (Redis down), say nothing: a wrong "nobody is
+        # here" is worse than none, and the case's next message asks again.
+        offline = await self._presence.offline(members, unsure=False)
+        anyone_online = len(offline) < len(set(members))
+        if anyone_online:
+            self._saw_online(brand_id)
+        return anyone_online
+
+    async def _auto_reply(self, wrote: ConsumerWrote) -> None:
+        anyone_online = await self._anyone_online(wrote.brand_id)
+        if self._attended(wrote):
+            return  # the common case: a member is online elsewhere, the desk open
+        conversation_id, case_number = wrote.conversation_id, wrote.case_number
         facts = await self._db.read(lambda s: _auto_reply_facts(s, conversation_id, case_number))
         if facts is None:
             return
-        # Unsure whether a member is online (Redis down), say nothing: a wrong "nobody is
-        # here" is worse than none, and the case's next message asks again.
-        offline = await self._presence.offline(facts.member_ids, unsure=False)
-        anyone_online = len(offline) < len(set(facts.member_ids))
-        if anyone_online:
-            self._saw_online(facts.brand.id)
         now = utc_now()
         if not hours.answer_due(facts.schedule, now, anyone_online=anyone_online):
             return
@@ -375,7 +398,6 @@ def _routing_facts(session: Session, conversation_id: str) -> _RoutingFacts | No
 class _AutoReplyFacts:
     brand: Brand
     schedule: hours.Schedule | None
-    member_ids: list[str]
 
 
 def _auto_reply_facts(
@@ -391,8 +413,7 @@ def _auto_reply_facts(
     brand = session.get(Brand, conversation.brand_id)
     if brand is None:
         return None
-    members = brand_store.member_ids(session, brand_ids=[brand.id])[brand.id]
-    return _AutoReplyFacts(brand, hours.schedule_from_json(brand.hours), members)
+    return _AutoReplyFacts(brand, hours.schedule_from_json(brand.hours))
 
 
 def _figures(figures: service_rules.Figures) -> StatsFigures:
