@@ -11,7 +11,6 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import redis.asyncio as redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import metrics
+from gateway import metrics, redis_client
 from gateway.bus import Bus, LocalBus
 from gateway.database import Database
 from gateway.events import Event, MessageCommitted
@@ -129,9 +128,7 @@ def build_gateway(settings: Settings) -> Gateway:
         login_limiter: LoginLimiter = LocalLoginLimiter(settings.login_attempts_per_minute)
         conversations = ConversationHandler(db, bus, push=_message_pushes(push))
     else:
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=5, socket_connect_timeout=5
-        )
+        client = redis_client.connect(settings.redis_url)
         redis_bus = RedisBus(
             client, settings.redis_prefix, on_recovered=lambda since: recover(since)
         )
