@@ -13,12 +13,13 @@ import contextlib
 import logging
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
+from gateway.batches import Batches, settle
 from gateway.errors import ApiError
 from gateway.settings import Settings, sqlite_path
 
@@ -129,52 +130,7 @@ def _create_engine(settings: Settings) -> Engine:
     return engine
 
 
-class _Batches(Generic[ItemT, ResultT]):
-    """Units submitted while a batch is being handled wait and go together in the next one
-    (up to ``max_batch``): under load, one trip to a worker thread and one transaction
-    serve many units; alone, a unit goes at once."""
-
-    def __init__(self, db: Database, *, max_batch: int) -> None:
-        self._db = db
-        self._max_batch = max_batch
-        self._pending: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
-        self._runner: asyncio.Task[None] | None = None
-
-    async def submit(self, item: ItemT) -> ResultT:
-        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run())
-        return await future
-
-    async def drain(self) -> None:
-        """Wait until every unit submitted so far is handled."""
-        while self._runner is not None and not self._runner.done():
-            await asyncio.shield(self._runner)
-
-    async def _run(self) -> None:
-        while self._pending:
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
-            await self._handle(batch)
-
-    async def _handle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
-        raise NotImplementedError
-
-
-def _settle(
-    batch: list[tuple[ItemT, asyncio.Future[ResultT]]], outcomes: list[ResultT | Exception]
-) -> None:
-    for (_, future), outcome in zip(batch, outcomes, strict=True):
-        if future.done():
-            continue  # the caller went away (socket closed); a write is committed anyway
-        if isinstance(outcome, Exception):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
-
-
-class GroupCommit(_Batches[ItemT, ResultT]):
+class GroupCommit(Batches[ItemT, ResultT]):
     """Runs concurrent units of work in shared transactions: one commit for up to ``max_batch``.
 
     Under load, sharing the commit (a disk flush) and the trip to the worker thread is what
@@ -191,7 +147,8 @@ class GroupCommit(_Batches[ItemT, ResultT]):
         max_batch: int = 100,
         prepare: Callable[[Transaction, list[ItemT]], None] | None = None,
     ) -> None:
-        super().__init__(db, max_batch=max_batch)
+        super().__init__(max_batch=max_batch)
+        self._db = db
         self._work = work
         # Run first in each batch's transaction: reads that serve all of its units at once.
         self._prepare = prepare
@@ -221,11 +178,11 @@ class GroupCommit(_Batches[ItemT, ResultT]):
             if not raise_errors:
                 return False
             outcomes = [error] * len(batch)
-        _settle(batch, outcomes)
+        settle(batch, outcomes)
         return True
 
 
-class GroupRead(_Batches[ItemT, ResultT]):
+class GroupRead(Batches[ItemT, ResultT]):
     """Concurrent reads of one kind in one session and one trip to a worker thread.
 
     A reconnect storm opens thousands of sockets at once, each reading its session: one
@@ -237,7 +194,8 @@ class GroupRead(_Batches[ItemT, ResultT]):
     def __init__(
         self, db: Database, work: Callable[[Session, ItemT], ResultT], *, max_batch: int = 100
     ) -> None:
-        super().__init__(db, max_batch=max_batch)
+        super().__init__(max_batch=max_batch)
+        self._db = db
         self._work = work
 
     async def _handle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
@@ -258,7 +216,7 @@ class GroupRead(_Batches[ItemT, ResultT]):
             outcomes = await self._db.read(work)
         except Exception as error:
             outcomes = [error] * len(batch)
-        _settle(batch, outcomes)
+        settle(batch, outcomes)
 
 
 def migrate(database_url: str) -> None:

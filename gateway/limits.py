@@ -14,6 +14,7 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from gateway.batches import Batches, settle
 from gateway.ratelimit import FailureWindow, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ return tostring(wait)
 """
 
 
-class RedisSendLimiter:
+class RedisSendLimiter(Batches[str, float]):
     """Takes asked for while a round trip is under way go together in the next one, one
     pipeline: under load a send costs Redis a script call, not a connection and a round
     trip of its own (as the group commit shares a transaction between sends)."""
@@ -67,41 +68,32 @@ class RedisSendLimiter:
     MAX_PIPELINE = 500
 
     def __init__(self, client: redis.Redis, prefix: str, rate: float, burst: int) -> None:
+        super().__init__(max_batch=self.MAX_PIPELINE)
         self._client = client
         self._prefix = prefix
         self._rate = rate
         self._burst = burst
         self._script = client.register_script(_TAKE)
-        self._pending: list[tuple[str, asyncio.Future[float]]] = []
-        self._sender: asyncio.Task[None] | None = None
 
     async def take(self, account_id: str) -> float:
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._pending.append((account_id, future))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_pending())
-        return await future
+        return await self.submit(account_id)
 
-    async def _send_pending(self) -> None:
-        while self._pending:
-            takes = self._pending[: self.MAX_PIPELINE]
-            del self._pending[: self.MAX_PIPELINE]
-            try:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for account_id, _ in takes:
-                        await self._script(
-                            keys=[f"{self._prefix}:sends:{account_id}"],
-                            args=[self._rate, self._burst],
-                            client=pipe,
-                        )
-                    waits = [float(wait) for wait in await pipe.execute()]
-            except (RedisError, OSError) as error:
-                # Messaging must not stop with Redis: allow, and say so.
-                log.warning("send limits unavailable (%s); allowing %d sends", error, len(takes))
-                waits = [0.0] * len(takes)
-            for (_, future), wait in zip(takes, waits, strict=True):
-                if not future.done():  # the sender went away meanwhile
-                    future.set_result(wait)
+    async def _handle(self, batch: list[tuple[str, asyncio.Future[float]]]) -> None:
+        waits: list[float | Exception]
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for account_id, _ in batch:
+                    await self._script(
+                        keys=[f"{self._prefix}:sends:{account_id}"],
+                        args=[self._rate, self._burst],
+                        client=pipe,
+                    )
+                waits = [float(wait) for wait in await pipe.execute()]
+        except (RedisError, OSError) as error:
+            # Messaging must not stop with Redis: allow, and say so.
+            log.warning("send limits unavailable (%s); allowing %d sends", error, len(batch))
+            waits = [0.0] * len(batch)
+        settle(batch, waits)
 
 
 class LoginLimiter(Protocol):
