@@ -5,10 +5,13 @@ and group read (``gateway.database``), the send limits' Redis pipeline
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Generic, TypeVar
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
+
+log = logging.getLogger(__name__)
 
 
 class Batches(Generic[ItemT, ResultT]):
@@ -37,7 +40,14 @@ class Batches(Generic[ItemT, ResultT]):
         while self._pending:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
-            await self._handle(batch)
+            try:
+                await self._handle(batch)
+            except Exception as error:
+                # A handler that failed without settling its batch must not leave its
+                # callers waiting for ever, nor stop the batches queued behind it.
+                log.exception("a batch of %d units failed", len(batch))
+                failed: list[ResultT | Exception] = [error] * len(batch)
+                settle(batch, failed)
 
     async def _handle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
         raise NotImplementedError

@@ -1,5 +1,5 @@
-"""Batched database trips (gateway.database): many concurrent units, one trip to the worker
-thread each batch; a failing unit fails alone. On a real SQLite file, no server."""
+"""Batched trips (gateway.batches, gateway.database): many concurrent units, one trip to the
+worker thread each batch; a failing unit fails alone. On a real SQLite file, no server."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from gateway.batches import Batches, settle
 from gateway.database import Database, GroupRead
 from gateway.settings import Settings
 
@@ -61,3 +62,20 @@ async def test_a_lone_read_goes_at_once(db: CountingDatabase) -> None:
     assert await reads.submit(21) == 42
     assert await reads.submit(5) == 10
     assert db.trips == 2
+
+
+class Unhandled(Batches[int, int]):
+    """A handler with a bug: it raises without settling its batch."""
+
+    async def _handle(self, batch: list[tuple[int, asyncio.Future[int]]]) -> None:
+        if any(n == 3 for n, _ in batch):
+            raise RuntimeError("a bug in the handler")
+        settle(batch, [n * 2 for n, _ in batch])
+
+
+async def test_a_batch_whose_handler_raises_fails_its_callers_and_not_the_next() -> None:
+    batches = Unhandled(max_batch=2)
+    async with asyncio.timeout(10):  # before: the batch's callers waited for ever
+        outcomes = await settled([batches.submit(n) for n in range(6)])
+    assert [type(o) for o in outcomes[2:4]] == [RuntimeError, RuntimeError]  # 2 and 3
+    assert [o for i, o in enumerate(outcomes) if i not in (2, 3)] == [0, 2, 8, 10]
