@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from gateway.conversation_rules import SenderRole
 from gateway.database import Database, Transaction, migrate
-from gateway.ids import new_id, utc_now
+from gateway.ids import as_utc, new_id, utc_now
 from gateway.models import Case, Message
 from gateway.schemas import MessagePublic
 from gateway.settings import Settings
@@ -61,7 +61,7 @@ async def a_conversation(db: Database) -> str:
 
 
 def append(session: Session, conversation_id: str, sender_id: str, client_id: str) -> MessagePublic:
-    conversation = store.conversation_by_id(session, conversation_id=conversation_id, lock=True)
+    conversation = store.conversation_to_send_in(session, conversation_id=conversation_id)
     assert conversation is not None
     role = SenderRole.CONSUMER if sender_id == conversation.consumer_id else SenderRole.AGENT
     return store.append_message(
@@ -187,6 +187,43 @@ async def test_a_batch_reads_brands_and_current_cases_once_for_all_its_sends(
 
     assert await db.write(batch) == 0  # brand, case, conversation: all from the one read
     assert await first_response(db, conversation_id, 1) == "a_agent"
+
+
+async def test_sends_by_id_and_by_brand_in_one_batch_move_one_row(db: Database) -> None:
+    # The batch reads its conversations as plain rows; a send addressed to the brand
+    # (``to``) must find the same row, not load a second copy whose seq would then lag.
+    conversation_id = await a_conversation(db)
+    sent_at = utc_now().replace(microsecond=250000)
+
+    def batch(tx: Transaction) -> list[int]:
+        session = tx.session
+        sends.prefetch(session, client_ids=[], conversation_ids=[conversation_id])
+        seqs = []
+        for client_id, by_pair in (("k1", False), ("k2", True), ("k3", False)):
+            conversation = (
+                store.conversation_for_pair(
+                    session, consumer_id="a_lea", brand_id="b_acme", lock=True
+                )
+                if by_pair
+                else store.conversation_to_send_in(session, conversation_id=conversation_id)
+            )
+            assert isinstance(conversation, sends.LockedConversation)
+            appended = store.append_message(
+                session, conversation=conversation, message_id=new_id("m"), sender_id="a_lea",
+                sender_role=SenderRole.CONSUMER, sender_name="Lea", client_id=client_id,
+                text=client_id, now=sent_at,
+            )  # fmt: skip
+            seqs.append(appended.message.seq)
+        return seqs
+
+    assert await db.write(batch) == [1, 2, 3]
+
+    def read(session: Session) -> tuple[int, datetime]:
+        conversation = store.conversation_by_id(session, conversation_id=conversation_id)
+        assert conversation is not None
+        return conversation.last_seq, as_utc(conversation.last_message_at)
+
+    assert await db.read(read) == (3, sent_at)
 
 
 async def first_response(db: Database, conversation_id: str, number: int) -> str | None:

@@ -42,6 +42,7 @@ from gateway.stores import brands as brand_store
 from gateway.stores import conversations as store
 from gateway.stores import sends
 from gateway.stores import service as service_store
+from gateway.stores.sends import ConversationRow
 
 # Conversation id -> (brand id, consumer id). These never change, so caching them is safe;
 # it spares typing and read receipts a query each.
@@ -155,7 +156,7 @@ class ConversationHandler:
         return Sent(appended.message, wrote)
 
     def _publish_message(
-        self, tx: Transaction, conversation: Conversation, message: MessagePublic,
+        self, tx: Transaction, conversation: ConversationRow, message: MessagePublic,
         push_to: tuple[str, ...] | None = None,
     ) -> None:  # fmt: skip
         """After the commit: the message to every live participant, a push to the offline
@@ -177,10 +178,10 @@ class ConversationHandler:
 
     def _thread_for_send(
         self, session: Session, viewer: Viewer, frame: Send
-    ) -> tuple[Conversation, bool]:
+    ) -> tuple[ConversationRow, bool]:
         if frame.conversation_id is not None:
-            conversation = store.conversation_by_id(
-                session, conversation_id=frame.conversation_id, lock=True
+            conversation = store.conversation_to_send_in(
+                session, conversation_id=frame.conversation_id
             )
             if conversation is None:
                 raise not_found()
@@ -208,7 +209,7 @@ class ConversationHandler:
         """After the commit: the conversation's new state to its participants."""
         self._publish_conversation(tx, conversation)
 
-    def _publish_conversation(self, tx: Transaction, conversation: Conversation) -> None:
+    def _publish_conversation(self, tx: Transaction, conversation: ConversationRow) -> None:
         tx.session.flush()
         view = store.view_one(
             tx.session, conversation_id=conversation.id, viewer_id=conversation.consumer_id
@@ -497,7 +498,9 @@ class ConversationHandler:
         return await self.get(viewer, conversation_id)
 
 
-def _consumer_wrote(session: Session, conversation: Conversation, *, opened: bool) -> ConsumerWrote:
+def _consumer_wrote(
+    session: Session, conversation: ConversationRow, *, opened: bool
+) -> ConsumerWrote:
     """What follows a consumer's message, decided on the rows the send transaction holds
     rather than in reads of their own after every message."""
     brand = sends.brand_rules(session, conversation.brand_id)

@@ -20,11 +20,12 @@ from gateway.models import Conversation
 from gateway.stores import conversations as conversation_store
 from gateway.stores import sends
 from gateway.stores import service as service_store
+from gateway.stores.sends import ConversationRow
 
 QUEUE_PUBLISHED = 100
 
 
-def waiting(conversation: Conversation) -> bool:
+def waiting(conversation: ConversationRow) -> bool:
     """Open with nobody assigned: in the queue, if the brand routes automatically."""
     return conversation.status == "open" and conversation.assignee_id is None
 

@@ -27,17 +27,23 @@ from gateway.schemas import (
 )
 from gateway.stores import sends
 from gateway.stores import service as service_store
+from gateway.stores.sends import ConversationRow
 from gateway.stores.sends import message_view as message_view
 
 
 def conversation_by_id(
     session: Session, *, conversation_id: str, lock: bool = False
 ) -> Conversation | None:
-    batch = sends.prefetched(session)
-    if lock and batch is not None and conversation_id in batch.conversations:
-        return batch.conversations[conversation_id]  # locked by sends.prefetch
     query = _CONVERSATION_LOCKED if lock else _CONVERSATION
     return session.exec(query, params={"id": conversation_id}).first()
+
+
+def conversation_to_send_in(session: Session, *, conversation_id: str) -> ConversationRow | None:
+    """The conversation, locked: as its send batch read it (``sends.prefetch``), if it did."""
+    batch = sends.prefetched(session)
+    if batch is not None and conversation_id in batch.conversations:
+        return batch.conversations[conversation_id]
+    return conversation_by_id(session, conversation_id=conversation_id, lock=True)
 
 
 # A reconnecting socket's sync runs these for each of its conversations: built once, as
@@ -48,7 +54,14 @@ _CONVERSATION_LOCKED = _CONVERSATION.with_for_update()
 
 def conversation_for_pair(
     session: Session, *, consumer_id: str, brand_id: str, lock: bool = False
-) -> Conversation | None:
+) -> ConversationRow | None:
+    batch = sends.prefetched(session)
+    if lock and batch is not None:
+        # Not read again if the batch holds it: two copies of one row, moved apart,
+        # would give two messages the same seq.
+        for held in batch.conversations.values():
+            if held.consumer_id == consumer_id and held.brand_id == brand_id:
+                return held
     query = select(Conversation).where(
         Conversation.consumer_id == consumer_id, Conversation.brand_id == brand_id
     )
@@ -99,7 +112,7 @@ class Appended:
 
 
 def append_message(
-    session: Session, *, conversation: Conversation, message_id: str, sender_id: str,
+    session: Session, *, conversation: ConversationRow, message_id: str, sender_id: str,
     sender_role: rules.SenderRole, sender_name: str, client_id: str, text: str, now: datetime,
 ) -> Appended:  # fmt: skip
     """Give the message the next seq and apply the conversation rules to the (locked) row.
@@ -110,14 +123,18 @@ def append_message(
     after = rules.after_message(before, sender_role)
     seq = conversation.last_seq + 1
     conversation_id = conversation.id
-    # Set as committed (sends.add_message writes them with the batch's other messages), in
-    # one step: four set_committed_value calls cost about 8 us a send on the slow build,
-    # this 1.5. The values were just read through the ORM, so none of them is expired.
-    state = instance_state(conversation)
-    state.dict.update(
-        last_seq=seq, last_message_at=now, status=after.status.value, case_number=after.case_number
-    )
-    state._commit(state.dict, _MOVED_COLUMNS)  # what set_committed_value does, per key
+    status, case_number = after.status.value, after.case_number
+    if isinstance(conversation, Conversation):
+        # Set as committed (sends.add_message writes them with the batch's other
+        # messages), in one step: four set_committed_value calls cost about 8 us a send
+        # on the slow build, this 1.5. The values were just read through the ORM, so none
+        # of them is expired.
+        state = instance_state(conversation)
+        state.dict.update(last_seq=seq, last_message_at=now, status=status, case_number=case_number)
+        state._commit(state.dict, _MOVED_COLUMNS)  # what set_committed_value does, per key
+    else:
+        conversation.last_seq, conversation.last_message_at = seq, now
+        conversation.status, conversation.case_number = status, case_number
     # What the wire shows, built once: sends.add_message writes the row from it, with no
     # ORM object (a SQLModel instance and its instrumented attributes cost more than the
     # rest of a message's bookkeeping).
@@ -249,12 +266,21 @@ def resolve(
     return True
 
 
-def set_assignee(session: Session, *, conversation: Conversation, assignee_id: str | None) -> bool:
+def set_assignee(
+    session: Session, *, conversation: ConversationRow, assignee_id: str | None
+) -> bool:
     if conversation.assignee_id == assignee_id:
         return False
     conversation.assignee_id = assignee_id
-    session.add(conversation)
-    session.flush()
+    if isinstance(conversation, Conversation):
+        session.add(conversation)
+        session.flush()
+    else:
+        session.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation.id)
+            .values(assignee_id=assignee_id)
+        )
     return True
 
 
