@@ -72,6 +72,19 @@ def as_utc(moment: datetime) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """RFC 3339, UTC, millisecond precision, ``Z`` suffix."""
+    global _last_formatted
+    last = _last_formatted
+    if last is not None and last[0] is moment:
+        return last[1]  # the messages of a send batch share one moment
+    text = _formatted(moment)
+    _last_formatted = (moment, text)  # one assignment: safe across threads
+    return text
+
+
+_last_formatted: tuple[datetime, str] | None = None
+
+
+def _formatted(moment: datetime) -> str:
     if moment.tzinfo is None:
         # SQLite hands datetimes back naive; everything we store is UTC.
         moment = moment.replace(tzinfo=UTC)

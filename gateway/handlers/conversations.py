@@ -128,7 +128,7 @@ class ConversationHandler:
         appended = store.append_message(
             session, conversation=conversation, message_id=new_id("m"),
             sender_id=viewer.account_id, sender_role=role, sender_name=viewer.display_name,
-            client_id=frame.client_id, text=frame.text.strip(), now=utc_now(),
+            client_id=frame.client_id, text=frame.text.strip(), now=sends.moment(session),
         )  # fmt: skip
         # With automatic routing, the member who answers a waiting case takes it.
         taken = (
@@ -201,7 +201,7 @@ class ConversationHandler:
             return conversation, False
         conversation = store.insert_conversation(
             session, conversation_id=new_id("c"), brand_id=brand.id,
-            consumer_id=viewer.account_id, now=utc_now(),
+            consumer_id=viewer.account_id, now=sends.moment(session),
         )  # fmt: skip
         return conversation, True
 

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from gateway.conversation_rules import SenderRole
-from gateway.ids import as_utc, format_time
+from gateway.ids import as_utc, format_time, utc_now
 from gateway.models import Brand, Case, Conversation, Message, ReadCursor
 from gateway.schemas import MessagePublic, Sender
 
@@ -90,6 +90,7 @@ class SendBatch:
     moved: dict[str, ConversationRow] = field(default_factory=dict)
     cursors: dict[tuple[str, str], int] = field(default_factory=dict)  # the highest seq
     first_responses: list[dict[str, Any]] = field(default_factory=list)
+    now: datetime | None = None  # ``moment``
 
 
 def prefetch(
@@ -233,6 +234,16 @@ def answer_case(
         }
     )
     batch.cases[conversation_id, number] = case._replace(first_response_at=at)
+
+
+def moment(session: Session) -> datetime:
+    """Now, for every message of the transaction: they commit together, and each reading
+    of the clock, its text for the wire and its text for SQLite cost about 10% of a
+    send's CPU when made a message at a time."""
+    batch = of(session)
+    if batch.now is None:
+        batch.now = utc_now()
+    return batch.now
 
 
 def prefetched(session: Session) -> SendBatch | None:
@@ -416,8 +427,18 @@ def _compiled_for_sqlite(
 def _datetime_text(moment: datetime | None) -> str | None:
     # SQLAlchemy's text for a datetime on SQLite ("2026-12-01 09:30:00.250000", the wall
     # time whatever the zone) through isoformat, in C: its own formats a dict of seven
-    # fields (about 3 us; a send stores two datetimes).
-    return None if moment is None else moment.isoformat(" ", "microseconds")[:26]
+    # fields (about 3 us; a send stores two datetimes). A batch's rows share one moment
+    # (``moment``): its text is kept for the next row.
+    global _last_datetime_text
+    last = _last_datetime_text
+    if last[0] is moment:
+        return last[1]
+    text = None if moment is None else moment.isoformat(" ", "microseconds")[:26]
+    _last_datetime_text = (moment, text)  # one assignment: safe across threads
+    return text
+
+
+_last_datetime_text: tuple[datetime | None, str | None] = (None, None)
 
 
 _DATETIME_PROBES = (
