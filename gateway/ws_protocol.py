@@ -23,7 +23,8 @@
   when sends come one by one (an ack to one socket, a message to an agent's). The
   ``SEND_TEXT_NOW`` extension writes a text frame at once when the socket can take it,
   as uvicorn's ``send`` would have without waiting; when it cannot (flow control, closing)
-  it says so and the frame goes the ASGI way.
+  it says so and the frame goes the ASGI way. Without compression, a frame's bytes are
+  the same for every socket: a fan-out makes them once (``text_frame``).
 - **Letting go of the handshake.** uvicorn keeps each socket's handshake request and
   response for good; an open socket drops them.
 """
@@ -35,7 +36,9 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
+from websockets.protocol import State
 
 from gateway.http_protocol import release_closed_transport
 
@@ -92,11 +95,19 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
             or self.initial_response is not None
         ):
             return False
-        try:
-            self.conn.send_text(text.encode())
-        except InvalidState:
+        conn = self.conn
+        if conn.extensions:  # compressed: each socket's deflate state makes its own bytes
+            try:
+                conn.send_text(text.encode())
+            except InvalidState:
+                return False
+            self.transport.write(b"".join(conn.data_to_send()))
+            return True
+        if conn.state is not State.OPEN:
             return False
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        pending = conn.data_to_send()  # a control frame it queued, say: it goes first
+        frame = text_frame(text)
+        self.transport.write(b"".join([*pending, frame]) if pending else frame)
         return True
 
     def send_receive_event_to_app(self) -> None:
@@ -114,6 +125,23 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
         if not paused and not self.close_sent and self.queue.qsize() >= READ_AHEAD_FRAMES:
             self.read_paused = True
             self.transport.pause_reading()
+
+
+def text_frame(text: str) -> bytes:
+    """A server's uncompressed text frame (unmasked): the same bytes for every socket a
+    fan-out writes one message to, so made once for them all (websockets' own, made for
+    each socket, cost 5.3 us a frame here against 0.4: a message reaches four sockets in
+    the benchmark, about 3% of its CPU)."""
+    global _last_text_frame
+    last = _last_text_frame
+    if last[0] is text:
+        return last[1]
+    frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+    _last_text_frame = (text, frame)
+    return frame
+
+
+_last_text_frame: tuple[str, bytes] = ("", b"")
 
 
 class CoalescingTransport(asyncio.Transport):

@@ -13,10 +13,13 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from starlette.websockets import WebSocket
 from uvicorn.config import Config
 from uvicorn.server import ServerState
+from websockets.protocol import Protocol, Side, State
 
+from gateway import ws_protocol
 from gateway.settings import Settings
 from gateway.websocket import LiveConnection
 from gateway.ws_protocol import (
@@ -292,3 +295,14 @@ def test_a_closed_socket_leaves_no_reference_cycle() -> None:
     until the next thaw (gateway.collector). The client goes before any handshake."""
     config = Config(app=None, ws=GatewayWebSocketProtocol)
     assert outlived_close(GatewayWebSocketProtocol, config) == []
+
+
+@pytest.mark.parametrize("length", [0, 125, 126, 65_535, 65_536])
+def test_a_frame_made_once_for_a_fan_out_is_what_a_client_reads(length: int) -> None:
+    # Every length form of the header (7 bits, 16, 64), and text that is not ASCII.
+    text = ("é" * length)[:length]
+    client = Protocol(Side.CLIENT, state=State.OPEN)
+    frame = ws_protocol.text_frame(text)
+    assert ws_protocol.text_frame(text) is frame  # the same bytes for the next socket
+    client.receive_data(frame + ws_protocol.text_frame(text + "!"))
+    assert [event.data.decode() for event in client.events_received()] == [text, text + "!"]
