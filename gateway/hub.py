@@ -8,6 +8,7 @@ from typing import Protocol
 
 import msgspec
 
+from gateway import metrics
 from gateway.events import (
     ConversationChanged,
     Event,
@@ -45,7 +46,7 @@ class Subscriber(Protocol):
 
     def set_role(self, brand_id: str, role: str | None) -> None: ...
 
-    def deliver_message(self, conversation_id: str, seq: int, text: str) -> None: ...
+    def deliver_message(self, conversation_id: str, seq: int, text: str) -> bool: ...
 
     def push(self, text: str) -> None: ...
 
@@ -113,8 +114,13 @@ class Hub:
         match event:
             case MessageCommitted(message=message):
                 text = encode(MessageFrame(message=message))
+                delivered = 0
                 for subscriber in self._participants(event.brand_id, event.consumer_id):
-                    subscriber.deliver_message(message.conversation_id, message.seq, text)
+                    delivered += subscriber.deliver_message(
+                        message.conversation_id, message.seq, text
+                    )
+                # Counted once a message, not once a socket: each count takes a lock.
+                metrics.MESSAGES_DELIVERED.inc(delivered)
             case ConversationChanged(conversation=conversation, read_seqs=read_seqs):
                 for subscriber in self._participants(event.brand_id, event.consumer_id):
                     unread = conversation.last_seq - read_seqs.get(subscriber.account_id, 0)

@@ -145,16 +145,18 @@ class LiveConnection:
             roles[brand_id] = Role(role)
         self._viewer = dataclasses.replace(self.viewer, roles=roles)
 
-    def deliver_message(self, conversation_id: str, seq: int, text: str) -> None:
+    def deliver_message(self, conversation_id: str, seq: int, text: str) -> bool:
+        """Hand the message's frame on unless this socket has it (or is syncing, which
+        delivers it after); whether it did, for ``metrics.MESSAGES_DELIVERED``."""
         waiting = self._syncing.get(conversation_id)
         if waiting is not None:
             waiting.append((seq, text))
-            return
+            return False
         if seq <= self._delivered.get(conversation_id, 0):
-            return
+            return False
         self._delivered[conversation_id] = seq
-        metrics.MESSAGES_DELIVERED.inc()
         self.push(text)
+        return True
 
     def push(self, text: str) -> None:
         if self._closing:
@@ -335,8 +337,11 @@ class LiveConnection:
             self._delivered[conversation_id] = max(delivered, last_seq)
             self._reply(Synced(ref=frame.ref, conversation_id=conversation_id, last_seq=last_seq))
         finally:
-            for seq, text in self._syncing.pop(conversation_id):
+            delivered = sum(
                 self.deliver_message(conversation_id, seq, text)
+                for seq, text in self._syncing.pop(conversation_id)
+            )
+            metrics.MESSAGES_DELIVERED.inc(delivered)
 
     def _reply(self, frame: ServerFrame) -> None:
         self.push(encode(frame))

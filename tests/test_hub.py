@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from gateway.events import (
     ConversationChanged,
@@ -66,8 +67,9 @@ class FakeSocket:
         else:
             self.roles[brand_id] = role
 
-    def deliver_message(self, conversation_id: str, seq: int, text: str) -> None:
+    def deliver_message(self, conversation_id: str, seq: int, text: str) -> bool:
         self.delivered.append((conversation_id, seq, text))
+        return self.session_id != "s_lea_web"  # as if this one had it already
 
     def push(self, text: str) -> None:
         self.pushed.append(text)
@@ -201,6 +203,15 @@ def test_a_message_is_serialized_once_for_everyone(world: World) -> None:
     texts = [socket.delivered[0][2] for socket in world.participants]
     assert len(texts) == 5
     assert all(text is texts[0] for text in texts)
+
+
+def test_the_frames_a_message_was_handed_on_in_are_counted(world: World) -> None:
+    def counted() -> float:
+        return REGISTRY.get_sample_value("messages_delivered_total") or 0.0
+
+    before = counted()
+    world.hub.dispatch(committed(seq=1))
+    assert counted() - before == 4  # five participant sockets, one had it already
 
 
 def test_a_message_to_another_brand_reaches_its_members_and_its_consumer(world: World) -> None:

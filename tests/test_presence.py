@@ -27,7 +27,8 @@ class Device:
 
     def set_role(self, brand_id: str, role: str | None) -> None: ...
 
-    def deliver_message(self, conversation_id: str, seq: int, text: str) -> None: ...
+    def deliver_message(self, conversation_id: str, seq: int, text: str) -> bool:
+        return True
 
     def push(self, text: str) -> None: ...
 
