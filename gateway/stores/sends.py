@@ -237,9 +237,9 @@ def answer_case(
 
 
 def moment(session: Session) -> datetime:
-    """Now, for every message of the transaction: they commit together, and each reading
-    of the clock, its text for the wire and its text for SQLite cost about 10% of a
-    send's CPU when made a message at a time."""
+    """Now, for every message of the transaction: they commit together. Read and
+    formatted a message at a time, the clock, its text for the wire and its text for
+    SQLite cost about 15 us a send on the slowest build (of about 420)."""
     batch = of(session)
     if batch.now is None:
         batch.now = utc_now()
