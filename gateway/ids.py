@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.remember import remember_last
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CROCKFORD_PAIRS = [first + second for first in _CROCKFORD for second in _CROCKFORD]
 _SHIFTS = tuple(range(120, -10, -10))  # a pair of characters is 10 bits
@@ -70,21 +72,9 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+@remember_last  # the messages of a send batch share one moment
 def format_time(moment: datetime) -> str:
     """RFC 3339, UTC, millisecond precision, ``Z`` suffix."""
-    global _last_formatted
-    last = _last_formatted
-    if last is not None and last[0] is moment:
-        return last[1]  # the messages of a send batch share one moment
-    text = _formatted(moment)
-    _last_formatted = (moment, text)  # one assignment: safe across threads
-    return text
-
-
-_last_formatted: tuple[datetime, str] | None = None
-
-
-def _formatted(moment: datetime) -> str:
     if moment.tzinfo is None:
         # SQLite hands datetimes back naive; everything we store is UTC.
         moment = moment.replace(tzinfo=UTC)

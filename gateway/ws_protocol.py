@@ -41,6 +41,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 
 from gateway.http_protocol import release_closed_transport
+from gateway.remember import remember_last
 
 READ_AHEAD_FRAMES = 8
 FLUSH_BYTES = 64 * 1024  # asyncio's default high-water mark for a transport's buffer
@@ -127,21 +128,13 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.pause_reading()
 
 
+@remember_last
 def text_frame(text: str) -> bytes:
     """A server's uncompressed text frame (unmasked): the same bytes for every socket a
     fan-out writes one message to, so made once for them all (websockets' own, made for
     each socket, cost 5.3 us a frame here against 0.4: a message reaches four sockets in
     the benchmark, about 3% of its CPU)."""
-    global _last_text_frame
-    last = _last_text_frame
-    if last[0] is text:
-        return last[1]
-    frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
-    _last_text_frame = (text, frame)
-    return frame
-
-
-_last_text_frame: tuple[str, bytes] = ("", b"")
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
 
 
 class CoalescingTransport(asyncio.Transport):

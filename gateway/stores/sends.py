@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 from gateway.conversation_rules import SenderRole
 from gateway.ids import as_utc, format_time, utc_now
 from gateway.models import Brand, Case, Conversation, Message, ReadCursor
+from gateway.remember import remember_last
 from gateway.schemas import MessagePublic, Sender
 
 _KEY = "atdesk.send_batch"
@@ -424,21 +425,12 @@ def _compiled_for_sqlite(
     return compiled.string, row_values
 
 
+@remember_last  # a batch's rows share one moment (``moment``)
 def _datetime_text(moment: datetime | None) -> str | None:
     # SQLAlchemy's text for a datetime on SQLite ("2026-12-01 09:30:00.250000", the wall
     # time whatever the zone) through isoformat, in C: its own formats a dict of seven
-    # fields (about 3 us; a send stores two datetimes). A batch's rows share one moment
-    # (``moment``): its text is kept for the next row.
-    global _last_datetime_text
-    last = _last_datetime_text
-    if last[0] is moment:
-        return last[1]
-    text = None if moment is None else moment.isoformat(" ", "microseconds")[:26]
-    _last_datetime_text = (moment, text)  # one assignment: safe across threads
-    return text
-
-
-_last_datetime_text: tuple[datetime | None, str | None] = (None, None)
+    # fields (about 3 us; a send stores two datetimes).
+    return None if moment is None else moment.isoformat(" ", "microseconds")[:26]
 
 
 _DATETIME_PROBES = (
