@@ -35,10 +35,17 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+# The gateway (uvicorn) closes a connection idle for 5 s, and httpx keeps one for 5 s by
+# default: a request made just as the server closed its connection failed with ReadError
+# (seen once in CI, after a test's 2,000 messages took about 5 s since its last request).
+# Idle connections are given up here first.
+HTTP_LIMITS = httpx.Limits(keepalive_expiry=2)
+
+
 class Api:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30, limits=HTTP_LIMITS)
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.clients import Api, Socket, User
+from tests.clients import HTTP_LIMITS, Api, Socket, User
 from tests.gateway_process import GatewayProcess
 
 PASSWORD = "correct horse"
@@ -23,7 +23,7 @@ class Browser:
     def __init__(self, gateway: GatewayProcess) -> None:
         self.gateway = gateway
         self.origin = gateway.http_url
-        self.http = httpx.AsyncClient(base_url=gateway.http_url, timeout=30)
+        self.http = httpx.AsyncClient(base_url=gateway.http_url, timeout=30, limits=HTTP_LIMITS)
 
     async def close(self) -> None:
         await self.http.aclose()
