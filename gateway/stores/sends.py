@@ -130,7 +130,9 @@ def prefetch(
                 batch.messages[message.sender_id, message.client_id] = message_view(message)
     if conversation_ids:
         locked = {"ids": sorted(set(conversation_ids))}
-        rows = session.exec(_CONVERSATIONS_LOCKED, params=locked)  # type: ignore[call-overload]
+        # Through Core, not the ORM's session.exec: the rows are columns either way, and
+        # the ORM's handling of a statement cost more than SQLite's (one query a batch).
+        rows = session.connection().execute(_CONVERSATIONS_LOCKED, locked)
         for row in rows:
             conversation = LockedConversation(*row[:_CONVERSATION_COLUMNS])
             auto_assign, hours, opened_at, first_response_at, auto_replied = row[
