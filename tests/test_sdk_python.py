@@ -34,6 +34,7 @@ from atdesk_sdk import (
     SendRejected,
     TypingEvent,
 )
+from atdesk_sdk.api import HttpApi
 
 from tests.clients import Api, Socket, User
 from tests.gateway_process import GatewayProcess
@@ -461,6 +462,46 @@ async def test_register_device_for_push(
         with pytest.raises(ApiError) as bad:
             await client.register_device("fax", "fcm-token-abc")
         assert bad.value.status == 422
+
+
+async def test_an_idle_connection_is_given_up_before_the_server_closes_it() -> None:
+    """A server that drops a connection idle for 1.5 s as its next request arrives (the
+    gateway's keep-alive runs out after 5 s; shortened here): a request after 2.5 s idle
+    must not be sent on it."""
+    answered = 0
+    connections: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        connections.append(writer)
+        loop = asyncio.get_running_loop()
+        idle_since = loop.time()
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")  # a GET: headers only
+                if loop.time() - idle_since > 1.5:
+                    break  # closed as the request came, unanswered
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                await writer.drain()
+                answered += 1
+                idle_since = loop.time()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    api = HttpApi(f"http://127.0.0.1:{port}")
+    try:
+        assert await api.call("GET", "/v1/brands", auth=False) == {}
+        await asyncio.sleep(2.5)
+        assert await api.call("GET", "/v1/brands", auth=False) == {}
+        assert answered == 2
+    finally:
+        await api.aclose()
+        server.close()
+        for writer in connections:
+            writer.close()
+        await asyncio.gather(*(w.wait_closed() for w in connections), return_exceptions=True)
+        await server.wait_closed()
 
 
 # --- 6. the terminal chat, driven through a pseudo-terminal -------------------------------

@@ -21,6 +21,10 @@ from atdesk_sdk.models import (
 from atdesk_sdk.outbox import normalize_handle
 
 USER_AGENT = "atdesk-py/0.1"
+# The gateway (uvicorn) closes a connection idle for 5 s, and httpx kept one as long: a
+# request sent on it just as the gateway closed it failed (ReadError, or "server
+# disconnected"). Idle connections are given up here first.
+KEEPALIVE_EXPIRY_S = 2.0
 
 
 class HttpApi:
@@ -38,7 +42,11 @@ class HttpApi:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=30, headers={"user-agent": USER_AGENT})
+        self._http = http or httpx.AsyncClient(
+            timeout=30,
+            headers={"user-agent": USER_AGENT},
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),
+        )
 
     async def aclose(self) -> None:
         if self._owns_http:
