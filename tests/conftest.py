@@ -18,6 +18,16 @@ def run_gateway(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Ga
     server.start()
     yield server
     server.destroy()
+    show_log(server)
+
+
+def show_log(server: GatewayProcess) -> None:
+    """The gateway's log (warnings and errors), printed at teardown: pytest shows it only
+    with a failure, which it then explains (a flake's temporary folder is gone by the time
+    anyone looks)."""
+    log = server.log()
+    if log:
+        print(f"--- gateway log ({server.log_path}):\n{log}")
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +50,7 @@ def own_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     server = GatewayProcess(tmp_path)
     yield server
     server.destroy()
+    show_log(server)
 
 
 @pytest.fixture
