@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import websockets
+from atdesk_sdk.api import KEEPALIVE_EXPIRY_S
 from websockets.asyncio.client import ClientConnection
 
 _counter = itertools.count()
@@ -35,11 +36,9 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-# The gateway (uvicorn) closes a connection idle for 5 s, and httpx keeps one for 5 s by
-# default: a request made just as the server closed its connection failed with ReadError
-# (seen once in CI, after a test's 2,000 messages took about 5 s since its last request).
-# Idle connections are given up here first.
-HTTP_LIMITS = httpx.Limits(keepalive_expiry=2)
+# As the SDK: idle connections given up before the gateway closes them (seen once in CI
+# with httpx's default, a ReadError after a test's 2,000 messages took about 5 s).
+HTTP_LIMITS = httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)
 
 
 class Api:
