@@ -78,8 +78,37 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_survivors_are_frozen_and_frozen_cycles_are_collected_after_a_thaw() -> None:
-    run = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True)
+MIDDLE = textwrap.dedent(
+    """
+    import gc
+    from gateway.collector import tune_for_serving
+
+    class Node:
+        pass
+
+    survivors = tune_for_serving(min_thaw_interval_s=0)
+    at_start, bound = gc.get_freeze_count(), survivors.frozen_at_most
+    kept = [Node() for _ in range(100)]
+    gc.collect(1)
+    assert gc.get_freeze_count() >= at_start + 100, "a middle collection freezes its survivors"
+    assert not any(o is kept[0] for o in gc.get_objects()), "frozen: out of the collector's reach"
+    assert survivors.frozen_at_most >= bound + 100, "and counts them towards a thaw"
+
+    gc.unfreeze()  # as a thaw leaves it
+    survivors.thawed = True
+    more = [Node() for _ in range(100)]
+    gc.collect(1)
+    assert gc.get_freeze_count() == 0, "thawed, a middle collection freezes nothing unwalked"
+    gc.collect()
+    assert gc.get_freeze_count() > 0 and not survivors.thawed, "the full one walks, then freezes"
+    print("ok")
+    """
+)
+
+
+@pytest.mark.parametrize("script", [SCRIPT, MIDDLE], ids=["full", "middle"])
+def test_survivors_are_frozen_and_frozen_cycles_are_collected_after_a_thaw(script: str) -> None:
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok"
 
