@@ -106,11 +106,18 @@ MIDDLE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("script", [SCRIPT, MIDDLE], ids=["full", "middle"])
-def test_survivors_are_frozen_and_frozen_cycles_are_collected_after_a_thaw(script: str) -> None:
+def run_alone(script: str) -> None:
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok"
+
+
+def test_survivors_are_frozen_and_frozen_cycles_are_collected_after_a_thaw() -> None:
+    run_alone(SCRIPT)
+
+
+def test_a_middle_collection_freezes_its_survivors_unless_thawed() -> None:
+    run_alone(MIDDLE)
 
 
 def test_a_serving_gateway_times_its_collections(gateway: GatewayProcess) -> None:
