@@ -451,10 +451,15 @@ def crockford_value(body: str) -> int:
     return value
 
 
+def crockford_text(value: int, length: int) -> str:
+    return "".join(CROCKFORD[(value >> (5 * place)) & 31] for place in reversed(range(length)))
+
+
 def fixed_ids(monkeypatch: pytest.MonkeyPatch, seconds: float, random: bytes) -> None:
     """Inject the clock and the randomness new_id reads."""
     monkeypatch.setattr(ids, "time", types.SimpleNamespace(time=lambda: seconds))
-    monkeypatch.setattr(ids, "_random_80_bits", lambda: int.from_bytes(random, "big"))
+    text = crockford_text(int.from_bytes(random, "big"), 16)
+    monkeypatch.setattr(ids, "_random_characters", lambda: text)
 
 
 @pytest.mark.parametrize("prefix", ["c", "m", "a", "session"])
@@ -489,13 +494,17 @@ def test_new_ids_take_their_random_bits_from_the_system_400_at_a_time(
         calls.append(n)
         return randomness.Random(len(calls)).randbytes(n)
 
+    def characters(random: bytes) -> str:  # each a random byte's low 5 bits
+        return "".join(CROCKFORD[byte & 31] for byte in random)
+
     monkeypatch.setattr(ids, "os", types.SimpleNamespace(urandom=urandom))
     monkeypatch.setattr(ids, "_random_pool", threading.local())
-    made = [crockford_value(new_id("m")[2:]) & (2**80 - 1) for _ in range(401)]
-    assert calls == [4000, 4000]
-    first, second = randomness.Random(1).randbytes(4000), randomness.Random(2).randbytes(4000)
-    assert made[:2] == [int.from_bytes(first[:10], "big"), int.from_bytes(first[10:20], "big")]
-    assert made[400] == int.from_bytes(second[:10], "big")
+    made = [new_id("m")[12:] for _ in range(401)]
+    assert calls == [6400, 6400]
+    first, second = randomness.Random(1).randbytes(6400), randomness.Random(2).randbytes(6400)
+    assert made[:2] == [characters(first[:16]), characters(first[16:32])]
+    assert made[399] == characters(first[-16:])
+    assert made[400] == characters(second[:16])
     assert len(set(made)) == 401
 
 
