@@ -8,6 +8,7 @@ import asyncio
 import functools
 import gc
 import time
+import uuid
 import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -29,6 +30,7 @@ from gateway.stores import brands as brand_store
 from gateway.stores import conversations as store
 from gateway.stores import sends
 from gateway.stores import service as service_store
+from tests.gateway_process import POSTGRES_ADMIN_URL, _postgres_admin
 
 
 @pytest.fixture
@@ -224,6 +226,80 @@ async def test_sends_by_id_and_by_brand_in_one_batch_move_one_row(db: Database) 
         return conversation.last_seq, as_utc(conversation.last_message_at)
 
     assert await db.read(read) == (3, sent_at)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_on(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """``db`` on either database: the batch writes its conversations per dialect."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sends.db'}"
+        migrate(url)
+        database = Database(Settings(database_url=url))
+        yield database
+        await database.close()
+        return
+    name = f"atdesk_sends_{uuid.uuid4().hex[:12]}"
+    _postgres_admin(f'CREATE DATABASE "{name}"')
+    try:
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace(
+            "postgresql://", "postgresql+psycopg://"
+        )
+        migrate(f"{base}/{name}")
+        database = Database(Settings(database_url=f"{base}/{name}"))
+        yield database
+        await database.close()
+    finally:
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_a_batch_moves_each_conversation_it_wrote_to(db_on: Database) -> None:
+    # Every column the batch moves, on two conversations at once: one open, one resolved
+    # that the consumer's message opens again as case 2.
+    first = await a_conversation(db_on)
+
+    def second_resolved(tx: Transaction) -> str:
+        conversation = store.insert_conversation(
+            tx.session, conversation_id="c_2", brand_id="b_acme", consumer_id="a_other",
+            now=utc_now() - timedelta(hours=1),
+        )  # fmt: skip
+        conversation.status = "resolved"
+        return conversation.id
+
+    second = await db_on.write(second_resolved)
+    sent_at = utc_now().replace(microsecond=250000)
+
+    def batch(tx: Transaction) -> None:
+        sends.prefetch(tx.session, client_ids=[], conversation_ids=[first, second])
+        for conversation_id, sender_id, client_id in (
+            (first, "a_lea", "k1"), (second, "a_other", "k2"), (first, "a_agent", "k3"),
+        ):  # fmt: skip
+            conversation = store.conversation_to_send_in(
+                tx.session, conversation_id=conversation_id
+            )
+            assert isinstance(conversation, sends.LockedConversation)
+            role = (
+                SenderRole.CONSUMER if sender_id == conversation.consumer_id else SenderRole.AGENT
+            )
+            store.append_message(
+                tx.session, conversation=conversation, message_id=new_id("m"),
+                sender_id=sender_id, sender_role=role, sender_name=sender_id,
+                client_id=client_id, text=client_id, now=sent_at,
+            )  # fmt: skip
+
+    await db_on.write(batch)
+
+    def read(session: Session) -> list[tuple[int, datetime, str, int]]:
+        rows = []
+        for conversation_id in (first, second):
+            conversation = store.conversation_by_id(session, conversation_id=conversation_id)
+            assert conversation is not None
+            rows.append((
+                conversation.last_seq, as_utc(conversation.last_message_at),
+                conversation.status, conversation.case_number,
+            ))  # fmt: skip
+        return rows
+
+    assert await db_on.read(read) == [(2, sent_at, "open", 1), (1, sent_at, "open", 2)]
 
 
 async def first_response(db: Database, conversation_id: str, number: int) -> str | None:

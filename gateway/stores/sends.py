@@ -22,7 +22,18 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Connection, Dialect, Engine, and_, bindparam, event, insert, or_, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    and_,
+    bindparam,
+    event,
+    insert,
+    or_,
+    text,
+    update,
+)
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -355,6 +366,39 @@ def _write(connection: Connection, batch: SendBatch) -> None:
     moved, batch.moved = batch.moved, {}
     cursors, batch.cursors = batch.cursors, {}
     answered, batch.first_responses = batch.first_responses, []
+    _move_conversations(connection, list(moved.values()))
+    _execute_many(connection, _INSERT_MESSAGE, rows)
+    _execute_many(
+        connection,
+        read_cursor_upsert(connection.dialect.name, returning=False),
+        [
+            {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
+            for (conversation_id, account_id), seq in cursors.items()
+        ],
+    )
+    _execute_many(connection, _ANSWER_CASE, answered)
+
+
+def _move_conversations(
+    connection: Connection, moved: Sequence[Conversation | LockedConversation]
+) -> None:
+    if not moved:
+        return
+    if connection.dialect.name == "postgresql":
+        # One statement, a column an array: psycopg's executemany handles each row in
+        # Python (about 9% of a node's time at its maximum went to this statement), and
+        # PostgreSQL plans it once instead of once a row.
+        connection.execute(
+            _MOVE_CONVERSATIONS_POSTGRESQL,
+            {
+                "ids": [conversation.id for conversation in moved],
+                "last_seqs": [conversation.last_seq for conversation in moved],
+                "last_message_ats": [conversation.last_message_at for conversation in moved],
+                "statuses": [conversation.status for conversation in moved],
+                "case_numbers": [conversation.case_number for conversation in moved],
+            },
+        )
+        return
     _execute_many(
         connection,
         _MOVE_CONVERSATION,
@@ -366,19 +410,9 @@ def _write(connection: Connection, batch: SendBatch) -> None:
                 "b_status": conversation.status,
                 "b_case_number": conversation.case_number,
             }
-            for conversation in moved.values()
+            for conversation in moved
         ],
     )
-    _execute_many(connection, _INSERT_MESSAGE, rows)
-    _execute_many(
-        connection,
-        read_cursor_upsert(connection.dialect.name, returning=False),
-        [
-            {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
-            for (conversation_id, account_id), seq in cursors.items()
-        ],
-    )
-    _execute_many(connection, _ANSWER_CASE, answered)
 
 
 def _execute_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
@@ -462,6 +496,19 @@ _MOVE_CONVERSATION = (
         status=bindparam("b_status"),
         case_number=bindparam("b_case_number"),
     )
+)
+_MOVE_CONVERSATIONS_POSTGRESQL = text(
+    """
+    UPDATE conversations
+    SET last_seq = moved.last_seq, last_message_at = moved.last_message_at,
+        status = moved.status, case_number = moved.case_number
+    FROM unnest(
+        CAST(:ids AS varchar[]), CAST(:last_seqs AS integer[]),
+        CAST(:last_message_ats AS timestamptz[]), CAST(:statuses AS varchar[]),
+        CAST(:case_numbers AS integer[])
+    ) AS moved(id, last_seq, last_message_at, status, case_number)
+    WHERE conversations.id = moved.id
+    """
 )
 _INSERT_MESSAGE = insert(Message)
 _ANSWER_CASE = (
