@@ -252,8 +252,8 @@ async def db_on(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def test_a_batch_moves_each_conversation_it_wrote_to(db_on: Database) -> None:
-    # Every column the batch moves, on two conversations at once: one open, one resolved
+async def test_a_batch_writes_its_messages_and_moves_each_conversation(db_on: Database) -> None:
+    # Every column the batch writes, on two conversations at once: one open, one resolved
     # that the consumer's message opens again as case 2.
     first = await a_conversation(db_on)
 
@@ -268,7 +268,8 @@ async def test_a_batch_moves_each_conversation_it_wrote_to(db_on: Database) -> N
     second = await db_on.write(second_resolved)
     sent_at = utc_now().replace(microsecond=250000)
 
-    def batch(tx: Transaction) -> None:
+    def batch(tx: Transaction) -> list[MessagePublic]:
+        appended = []
         sends.prefetch(tx.session, client_ids=[], conversation_ids=[first, second])
         for conversation_id, sender_id, client_id in (
             (first, "a_lea", "k1"), (second, "a_other", "k2"), (first, "a_agent", "k3"),
@@ -280,13 +281,14 @@ async def test_a_batch_moves_each_conversation_it_wrote_to(db_on: Database) -> N
             role = (
                 SenderRole.CONSUMER if sender_id == conversation.consumer_id else SenderRole.AGENT
             )
-            store.append_message(
+            appended.append(store.append_message(
                 tx.session, conversation=conversation, message_id=new_id("m"),
                 sender_id=sender_id, sender_role=role, sender_name=sender_id,
                 client_id=client_id, text=client_id, now=sent_at,
-            )  # fmt: skip
+            ).message)  # fmt: skip
+        return appended
 
-    await db_on.write(batch)
+    appended = await db_on.write(batch)
 
     def read(session: Session) -> list[tuple[int, datetime, str, int]]:
         rows = []
@@ -300,6 +302,15 @@ async def test_a_batch_moves_each_conversation_it_wrote_to(db_on: Database) -> N
         return rows
 
     assert await db_on.read(read) == [(2, sent_at, "open", 1), (1, sent_at, "open", 2)]
+
+    def stored(session: Session) -> list[MessagePublic | None]:
+        return [
+            store.message_by_client_id(session, sender_id=sender_id, client_id=client_id)
+            for sender_id, client_id in (("a_lea", "k1"), ("a_other", "k2"), ("a_agent", "k3"))
+        ]
+
+    assert await db_on.read(stored) == appended
+    assert [message.seq for message in appended] == [1, 1, 2]
 
 
 async def first_response(db: Database, conversation_id: str, number: int) -> str | None:

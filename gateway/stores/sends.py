@@ -367,7 +367,13 @@ def _write(connection: Connection, batch: SendBatch) -> None:
     cursors, batch.cursors = batch.cursors, {}
     answered, batch.first_responses = batch.first_responses, []
     _move_conversations(connection, list(moved.values()))
-    _execute_many(connection, _INSERT_MESSAGE, rows)
+    if rows and connection.dialect.name == "postgresql":
+        # As the conversations' UPDATE: SQLAlchemy's multi-row INSERT has every row's
+        # values bound and converted in Python, and its text too long for psycopg's cache.
+        columns = {name: [row[name] for row in rows] for name in _MESSAGE_COLUMNS}
+        connection.execute(_INSERT_MESSAGES_POSTGRESQL, columns)
+    else:
+        _execute_many(connection, _INSERT_MESSAGE, rows)
     _execute_many(
         connection,
         read_cursor_upsert(connection.dialect.name, returning=False),
@@ -511,6 +517,24 @@ _MOVE_CONVERSATIONS_POSTGRESQL = text(
     """
 )
 _INSERT_MESSAGE = insert(Message)
+_MESSAGE_COLUMNS = (
+    "id", "conversation_id", "seq", "sender_id", "sender_role", "sender_name", "client_id",
+    "text", "created_at",
+)  # fmt: skip
+_INSERT_MESSAGES_POSTGRESQL = text(
+    """
+    INSERT INTO messages (
+        id, conversation_id, seq, sender_id, sender_role, sender_name, client_id, text,
+        created_at
+    )
+    SELECT * FROM unnest(
+        CAST(:id AS varchar[]), CAST(:conversation_id AS varchar[]), CAST(:seq AS integer[]),
+        CAST(:sender_id AS varchar[]), CAST(:sender_role AS varchar[]),
+        CAST(:sender_name AS varchar[]), CAST(:client_id AS varchar[]),
+        CAST(:text AS varchar[]), CAST(:created_at AS timestamptz[])
+    )
+    """
+)
 _ANSWER_CASE = (
     update(Case)
     .where(
