@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from gateway.conversation_rules import SenderRole
 from gateway.database import Database, Transaction, migrate
 from gateway.ids import as_utc, new_id, utc_now
-from gateway.models import Case, Message
+from gateway.models import Case, Message, ReadCursor
 from gateway.schemas import MessagePublic
 from gateway.settings import Settings
 from gateway.stores import accounts as account_store
@@ -263,6 +263,8 @@ async def test_a_batch_writes_its_messages_and_moves_each_conversation(db_on: Da
             now=utc_now() - timedelta(hours=1),
         )  # fmt: skip
         conversation.status = "resolved"
+        # Ahead of what the batch writes for this reader: a cursor never moves back.
+        tx.session.add(ReadCursor(conversation_id=first, account_id="a_lea", seq=5))
         return conversation.id
 
     second = await db_on.write(second_resolved)
@@ -311,6 +313,14 @@ async def test_a_batch_writes_its_messages_and_moves_each_conversation(db_on: Da
 
     assert await db_on.read(stored) == appended
     assert [message.seq for message in appended] == [1, 1, 2]
+
+    def cursors(session: Session) -> list[int | None]:
+        return [
+            getattr(session.get(ReadCursor, key), "seq", None)
+            for key in ((first, "a_lea"), (second, "a_other"), (first, "a_agent"))
+        ]
+
+    assert await db_on.read(cursors) == [5, 1, 2]
 
 
 async def first_response(db: Database, conversation_id: str, number: int) -> str | None:

@@ -374,14 +374,24 @@ def _write(connection: Connection, batch: SendBatch) -> None:
         connection.execute(_INSERT_MESSAGES_POSTGRESQL, columns)
     else:
         _execute_many(connection, _INSERT_MESSAGE, rows)
-    _execute_many(
-        connection,
-        read_cursor_upsert(connection.dialect.name, returning=False),
-        [
-            {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
-            for (conversation_id, account_id), seq in cursors.items()
-        ],
-    )
+    if cursors and connection.dialect.name == "postgresql":
+        connection.execute(
+            _MOVE_READ_CURSORS_POSTGRESQL,
+            {
+                "conversation_id": [conversation_id for conversation_id, _ in cursors],
+                "account_id": [account_id for _, account_id in cursors],
+                "seq": list(cursors.values()),
+            },
+        )
+    else:
+        _execute_many(
+            connection,
+            read_cursor_upsert(connection.dialect.name, returning=False),
+            [
+                {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
+                for (conversation_id, account_id), seq in cursors.items()
+            ],
+        )
     _execute_many(connection, _ANSWER_CASE, answered)
 
 
@@ -533,6 +543,19 @@ _INSERT_MESSAGES_POSTGRESQL = text(
         CAST(:sender_name AS varchar[]), CAST(:client_id AS varchar[]),
         CAST(:text AS varchar[]), CAST(:created_at AS timestamptz[])
     )
+    """
+)
+# The batch's cursors are distinct (conversation, account) pairs: ON CONFLICT may not meet
+# one row twice in a statement.
+_MOVE_READ_CURSORS_POSTGRESQL = text(
+    """
+    INSERT INTO read_cursors (conversation_id, account_id, seq)
+    SELECT * FROM unnest(
+        CAST(:conversation_id AS varchar[]), CAST(:account_id AS varchar[]),
+        CAST(:seq AS integer[])
+    )
+    ON CONFLICT (conversation_id, account_id) DO UPDATE SET seq = excluded.seq
+    WHERE read_cursors.seq < excluded.seq
     """
 )
 _ANSWER_CASE = (
