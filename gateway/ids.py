@@ -46,7 +46,7 @@ def new_id(prefix: str) -> str:
 def _random_characters() -> str:
     """80 random bits in 16 characters: every message has an id, so the characters are
     made for 400 ids at once by one system call and one translation (the bits of each id
-    through a table of pairs of characters, 2.2 us an id, were 1-2% of a busy gateway)."""
+    through a table of pairs of characters, about 2 us an id, were 1-3% of a busy gateway)."""
     # os.urandom lets go of the GIL (a system call): called once per id, a database thread
     # making a batch's message ids waited each time for the event loop to hand the GIL
     # back (6% of the gateway's wall time at full load).

@@ -4,8 +4,9 @@ and the rows every message writes, written once for all of them.
 A message writes three rows: its own, its conversation's new seq and state, and its
 sender's read cursor. Flushed one message at a time through the ORM, that was most of a
 send's cost. Here they wait in the session's ``SendBatch`` and go in one statement per
-table (``executemany``) just before the session's next statement of any kind, or its
-commit: nothing in the transaction, ORM or Core, can read the tables without them.
+table (``executemany``; on PostgreSQL arrays through ``unnest``) just before the session's
+next statement of any kind, or its commit: nothing in the transaction, ORM or Core, can
+read the tables without them.
 
 One batch per session, and a session here is one transaction (``Database.write``). A
 statement that fails while writing them fails that transaction: whoever catches a
@@ -366,52 +367,36 @@ def _write(connection: Connection, batch: SendBatch) -> None:
     moved, batch.moved = batch.moved, {}
     cursors, batch.cursors = batch.cursors, {}
     answered, batch.first_responses = batch.first_responses, []
-    _move_conversations(connection, list(moved.values()))
-    if rows and connection.dialect.name == "postgresql":
-        # As the conversations' UPDATE: SQLAlchemy's multi-row INSERT has every row's
-        # values bound and converted in Python, and its text too long for psycopg's cache.
-        columns = {name: [row[name] for row in rows] for name in _MESSAGE_COLUMNS}
-        connection.execute(_INSERT_MESSAGES_POSTGRESQL, columns)
-    else:
-        _execute_many(connection, _INSERT_MESSAGE, rows)
-    if cursors and connection.dialect.name == "postgresql":
-        connection.execute(
-            _MOVE_READ_CURSORS_POSTGRESQL,
-            {
-                "conversation_id": [conversation_id for conversation_id, _ in cursors],
-                "account_id": [account_id for _, account_id in cursors],
-                "seq": list(cursors.values()),
-            },
-        )
-    else:
-        _execute_many(
-            connection,
-            read_cursor_upsert(connection.dialect.name, returning=False),
-            [
-                {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
-                for (conversation_id, account_id), seq in cursors.items()
-            ],
-        )
+    postgresql = connection.dialect.name == "postgresql"
+    _move_conversations(connection, list(moved.values()), postgresql=postgresql)
+    _insert_messages(connection, rows, postgresql=postgresql)
+    _move_read_cursors(connection, cursors, postgresql=postgresql)
     _execute_many(connection, _ANSWER_CASE, answered)
 
 
+# On PostgreSQL each of the three goes as one statement of a fixed text, a column an array
+# (unnest): psycopg's executemany handles each row in Python and PostgreSQL plans each,
+# and SQLAlchemy's multi-row INSERT binds every value in Python, its text too long for
+# psycopg's cache (the three were about 20% of a PostgreSQL node's samples at its maximum).
+
+
 def _move_conversations(
-    connection: Connection, moved: Sequence[Conversation | LockedConversation]
+    connection: Connection,
+    moved: Sequence[Conversation | LockedConversation],
+    *,
+    postgresql: bool,
 ) -> None:
     if not moved:
         return
-    if connection.dialect.name == "postgresql":
-        # One statement, a column an array: psycopg's executemany handles each row in
-        # Python (about 9% of a node's time at its maximum went to this statement), and
-        # PostgreSQL plans it once instead of once a row.
+    if postgresql:
         connection.execute(
             _MOVE_CONVERSATIONS_POSTGRESQL,
             {
-                "ids": [conversation.id for conversation in moved],
-                "last_seqs": [conversation.last_seq for conversation in moved],
-                "last_message_ats": [conversation.last_message_at for conversation in moved],
-                "statuses": [conversation.status for conversation in moved],
-                "case_numbers": [conversation.case_number for conversation in moved],
+                "id": [conversation.id for conversation in moved],
+                "last_seq": [conversation.last_seq for conversation in moved],
+                "last_message_at": [conversation.last_message_at for conversation in moved],
+                "status": [conversation.status for conversation in moved],
+                "case_number": [conversation.case_number for conversation in moved],
             },
         )
         return
@@ -431,13 +416,46 @@ def _move_conversations(
     )
 
 
+def _insert_messages(
+    connection: Connection, rows: list[dict[str, Any]], *, postgresql: bool
+) -> None:
+    if rows and postgresql:
+        columns = {name: [row[name] for row in rows] for name in _MESSAGE_COLUMNS}
+        connection.execute(_INSERT_MESSAGES_POSTGRESQL, columns)
+        return
+    _execute_many(connection, _INSERT_MESSAGE, rows)
+
+
+def _move_read_cursors(
+    connection: Connection, cursors: dict[tuple[str, str], int], *, postgresql: bool
+) -> None:
+    if cursors and postgresql:
+        connection.execute(
+            _MOVE_READ_CURSORS_POSTGRESQL,
+            {
+                "conversation_id": [conversation_id for conversation_id, _ in cursors],
+                "account_id": [account_id for _, account_id in cursors],
+                "seq": list(cursors.values()),
+            },
+        )
+        return
+    _execute_many(
+        connection,
+        read_cursor_upsert(connection.dialect.name, returning=False),
+        [
+            {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
+            for (conversation_id, account_id), seq in cursors.items()
+        ],
+    )
+
+
 def _execute_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
     """``statement`` once per row (no rows: not at all). On SQLite the rows go to the
     driver as tuples, for a statement compiled once: SQLAlchemy's handling of each row's
     parameters, and of each statement, cost more than SQLite's own work (about 4 us a row
     and 40 us a statement on the benchmark machine: a fifth of what a batch's writes
-    cost). Elsewhere SQLAlchemy turns an INSERT's rows into multi-row statements, which
-    PostgreSQL needs more."""
+    cost). Elsewhere SQLAlchemy's own executemany: on PostgreSQL only the batch's first
+    answers, its other statements going as arrays."""
     if not rows:
         return
     if connection.dialect.name != "sqlite":
@@ -519,9 +537,9 @@ _MOVE_CONVERSATIONS_POSTGRESQL = text(
     SET last_seq = moved.last_seq, last_message_at = moved.last_message_at,
         status = moved.status, case_number = moved.case_number
     FROM unnest(
-        CAST(:ids AS varchar[]), CAST(:last_seqs AS integer[]),
-        CAST(:last_message_ats AS timestamptz[]), CAST(:statuses AS varchar[]),
-        CAST(:case_numbers AS integer[])
+        CAST(:id AS varchar[]), CAST(:last_seq AS integer[]),
+        CAST(:last_message_at AS timestamptz[]), CAST(:status AS varchar[]),
+        CAST(:case_number AS integer[])
     ) AS moved(id, last_seq, last_message_at, status, case_number)
     WHERE conversations.id = moved.id
     """
