@@ -3,7 +3,6 @@ and come down again."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 
 from gateway.database import MIGRATIONS_DIR
-from tests.gateway_process import POSTGRES_ADMIN_URL, _postgres_admin
+from tests.gateway_process import throwaway_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -22,15 +21,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
         return
-    name = f"atdesk_m_{uuid.uuid4().hex[:12]}"
-    _postgres_admin(f'CREATE DATABASE "{name}"')
-    try:
-        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace(
-            "postgresql://", "postgresql+psycopg://"
-        )
-        yield f"{base}/{name}"
-    finally:
-        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres_database("atdesk_m") as url:
+        yield url
 
 
 def test_upgrade_matches_the_models_and_downgrade_undoes_it(database_url: str) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import functools
 import gc
 import time
-import uuid
 import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -30,7 +29,7 @@ from gateway.stores import brands as brand_store
 from gateway.stores import conversations as store
 from gateway.stores import sends
 from gateway.stores import service as service_store
-from tests.gateway_process import POSTGRES_ADMIN_URL, _postgres_admin
+from tests.gateway_process import throwaway_postgres_database
 
 
 @pytest.fixture
@@ -238,18 +237,11 @@ async def db_on(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield database
         await database.close()
         return
-    name = f"atdesk_sends_{uuid.uuid4().hex[:12]}"
-    _postgres_admin(f'CREATE DATABASE "{name}"')
-    try:
-        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace(
-            "postgresql://", "postgresql+psycopg://"
-        )
-        migrate(f"{base}/{name}")
-        database = Database(Settings(database_url=f"{base}/{name}"))
+    with throwaway_postgres_database("atdesk_sends") as url:
+        migrate(url)
+        database = Database(Settings(database_url=url))
         yield database
         await database.close()
-    finally:
-        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_a_batch_writes_its_messages_and_moves_each_conversation(db_on: Database) -> None:
