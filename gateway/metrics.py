@@ -26,6 +26,7 @@ SEND_TO_ACK = Histogram(
 )
 RATE_LIMITED = Counter("rate_limited", "Frames and sign-ins refused for rate", ["kind"])
 BUS_RECONNECTS = Counter("bus_reconnects", "Times the Redis bus subscription was re-made")
+BUS_UNREADABLE = Counter("bus_unreadable", "Bus messages this node could not read and dropped")
 BUS_RECOVERIES = Counter("bus_recoveries", "Read-backs from the database after a bus outage")
 BUS_LAG = Histogram(
     "bus_lag_seconds",

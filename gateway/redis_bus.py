@@ -12,18 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import msgspec
 import redis.asyncio as redis
+from redis.asyncio.connection import Connection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway import metrics
 from gateway.bus import Deliver
 from gateway.events import Event, MessageCommitted
 from gateway.ids import new_id, parse_time, utc_now
+from gateway.redis_client import TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,32 @@ class Envelope(msgspec.Struct, frozen=True):
     event: Event
 
 
+class Envelopes:
+    """One node's events as they travel on the channel, and, of those heard, others' only.
+
+    Every node hears every node's events, its own included; its own it has handed on when
+    it published them. Those it knows by their first bytes, without decoding them: the
+    encoder writes the fields in order, so they start with ``{"node":"<its id>",``.
+    """
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder(Envelope)
+        self._own_start = b'{"node":' + self._encoder.encode(node_id) + b","
+
+    def encode(self, event: Event) -> bytes:
+        return self._encoder.encode(Envelope(self.node_id, event))
+
+    def foreign_event(self, payload: bytes) -> Event | None:
+        """The event ``payload`` carries, or None if this node published it. Raises
+        ``msgspec.DecodeError`` if it is not an envelope."""
+        if payload.startswith(self._own_start):
+            return None
+        envelope = self._decoder.decode(payload)
+        return None if envelope.node == self.node_id else envelope.event
+
+
 class RedisBus:
     def __init__(
         self,
@@ -53,8 +83,7 @@ class RedisBus:
         self._on_recovered = on_recovered
         self._subscribers: list[Deliver] = []
         self._unsent: asyncio.Queue[bytes] = asyncio.Queue(MAX_UNSENT)
-        self._encoder = msgspec.json.Encoder()
-        self._decoder = msgspec.json.Decoder(Envelope)
+        self._envelopes = Envelopes(self.node_id)
         self._tasks: list[asyncio.Task[None]] = []
         self.healthy_at: datetime | None = None  # last moment the subscription was known good
 
@@ -66,7 +95,7 @@ class RedisBus:
         for deliver in self._subscribers:
             deliver(event)
         try:
-            self._unsent.put_nowait(self._encoder.encode(Envelope(self.node_id, event)))
+            self._unsent.put_nowait(self._envelopes.encode(event))
         except asyncio.QueueFull:
             log.error("bus: %d events waiting for Redis; dropping one", MAX_UNSENT)
 
@@ -126,33 +155,79 @@ class RedisBus:
             backoff = min(backoff * 2, 5.0)
 
     async def _listen(self, *, recovering: bool) -> None:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._client.pubsub()
         try:
             await pubsub.subscribe(self.channel)
+            connection = pubsub.connection
+            assert connection is not None  # subscribing connected it
+            # Read back only once Redis has confirmed: from then on it hands this node every
+            # event, so nothing committed after the read-back's start can fall between.
+            if await connection.read_response(timeout=TIMEOUT_S, push_request=True) is None:
+                raise RedisConnectionError("Redis did not confirm the subscription")
             since = self.healthy_at
             self.healthy_at = utc_now()
             if recovering and since is not None:
                 log.info("bus: back; reading back what was committed since %s", since)
                 metrics.BUS_RECOVERIES.inc()
                 await self._on_recovered(since - CLOCK_SLACK)
-            while True:
-                message = await pubsub.get_message(timeout=HEALTH_CHECK_S)
-                if message is None:
-                    await pubsub.ping()
-                    self.healthy_at = utc_now()
-                    continue
-                self.healthy_at = utc_now()
-                if message["type"] != "message":
-                    continue  # the answer to our health-check ping
-                envelope = self._decoder.decode(message["data"])
-                if envelope.node == self.node_id:
-                    continue
-                if isinstance(envelope.event, MessageCommitted):
-                    committed = parse_time(envelope.event.message.created_at)
-                    metrics.BUS_LAG.observe(max(0.0, (self.healthy_at - committed).total_seconds()))
-                for deliver in self._subscribers:
-                    deliver(envelope.event)
+            await self._hear(connection)
         finally:
             # Closing waits for the connection, which a cancelled read may still hold.
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 await asyncio.wait_for(pubsub.aclose(), 1)  # type: ignore[no-untyped-call]
+
+    async def _hear(self, connection: Connection) -> None:
+        """Read the subscription until it fails or falls silent (then raise).
+
+        A connection whose peer is gone without a word (a dead route, a dropped NAT entry)
+        takes pings without error and answers nothing: only its silence tells, and until
+        then ``healthy_at`` must not move, or the read-back after it would start too late.
+        """
+        reader = asyncio.create_task(self._read(connection))
+        try:
+            # A read-back may have taken a while: an answer says the subscription still holds.
+            await connection.send_command("PING")
+            while True:
+                done, _ = await asyncio.wait({reader}, timeout=HEALTH_CHECK_S)
+                if done:
+                    reader.result()  # why it stopped
+                assert self.healthy_at is not None  # set before hearing began
+                silent_s = (utc_now() - self.healthy_at).total_seconds()
+                if silent_s > HEALTH_CHECK_S + TIMEOUT_S:
+                    raise RedisConnectionError(f"the subscription was silent for {silent_s:.0f} s")
+                if silent_s >= HEALTH_CHECK_S:
+                    await connection.send_command("PING")  # its answer is heard by the reader
+        finally:
+            reader.cancel()
+            await asyncio.wait({reader})
+
+    async def _read(self, connection: Connection) -> None:
+        # Straight from the connection: redis-py's get_message wraps every message in
+        # retries, telemetry hooks, a read timeout and a dict, 11 us a message against 4.4
+        # here, and every node reads every node's events. Its retries could also re-make a
+        # lost subscription quietly, with nothing read back.
+        while True:
+            reply = await connection.read_response(
+                timeout=math.inf, disconnect_on_error=False, push_request=True
+            )
+            self.healthy_at = utc_now()
+            if isinstance(reply, list) and reply[0] == b"message":  # else a ping's answer
+                self._hand_on(reply[2])
+
+    def _hand_on(self, payload: bytes) -> None:
+        try:
+            event = self._envelopes.foreign_event(payload)
+        except msgspec.DecodeError as error:
+            # One unreadable message (a node of another version, a stray publish) must not
+            # end the subscription: every event after it would go unheard.
+            metrics.BUS_UNREADABLE.inc()
+            log.error("bus: dropped a message this node cannot read (%s): %.200r", error, payload)
+            return
+        if event is None:
+            return  # published here, and handed to this node's sockets then
+        if isinstance(event, MessageCommitted):
+            committed = parse_time(event.message.created_at)
+            assert self.healthy_at is not None
+            metrics.BUS_LAG.observe(max(0.0, (self.healthy_at - committed).total_seconds()))
+        for deliver in self._subscribers:
+            deliver(event)

@@ -1,4 +1,5 @@
-"""A TCP proxy the test can cut and restore: a network failure between two real parts."""
+"""A TCP proxy the test can cut, silence and restore: network failures between two real
+parts, one that both ends see (cut) and one that neither does (silence)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class TcpProxy:
         self.port = free_port()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._silent = False
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -32,6 +34,19 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def silence(self) -> None:
+        """Let nothing through either way, and no error either: a dead route or a dropped
+        NAT entry, where what is sent goes out fine and no answer ever comes."""
+        self._silent = True
+
+    def restore(self) -> None:
+        """Let data through again. The connections that lost data are reset, as the far end
+        resets them once the route is back."""
+        self._silent = False
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
@@ -43,8 +58,9 @@ class TcpProxy:
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.IncompleteReadError):
                 while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
+                    if not self._silent:
+                        sink.write(data)
+                        await sink.drain()
             sink.transport.abort()
 
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))

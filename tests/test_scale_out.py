@@ -21,6 +21,7 @@ import websockets
 from sqlalchemy.engine import make_url
 
 from gateway.handlers.service import SEEN_ONLINE_S
+from gateway.redis_bus import CLOCK_SLACK
 from tests.clients import Api, Socket, User
 from tests.gateway_process import GatewayProcess, free_port
 from tests.tcp_proxy import TcpProxy
@@ -287,6 +288,71 @@ async def test_a_lost_subscription_is_repaired_from_the_database(
     assert await killer >= 2
     received = await _drain(desk, 10, timeout=30)
     assert [m["id"] for m in received] == [ack["id"] for ack in acks]
+    await consumer_socket.close()
+    await desk.close()
+
+
+async def test_a_silent_subscription_counts_as_down_from_when_it_was_last_heard(
+    tmp_path: Path,
+    own_redis: RedisServer,
+    cluster: Cluster,
+    api_of: Callable[[GatewayProcess], Api],
+) -> None:
+    """A route that drops everything without a word: node B's pings go out without error
+    and nothing comes back. Reading back once it is over must start from when B last heard
+    Redis, not from its last ping, or what was committed early in the silence is lost."""
+    proxy = TcpProxy("127.0.0.1", own_redis.port)
+    await proxy.start()
+    (a,) = cluster(1, {"ATDESK_REDIS_URL": own_redis.url})
+    (tmp_path / "silenced").mkdir()
+    b = a.sibling(tmp_path / "silenced", {"ATDESK_REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"})
+    try:
+        await asyncio.to_thread(b.start)  # the proxy runs on this loop: keep it turning
+        api = api_of(a)
+        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+        handle = await api.create_brand(owner)
+        desk = await Socket.open(b.ws_url, owner)
+        consumer_socket = await Socket.open(a.ws_url, consumer)
+        opening = await consumer_socket.send_message("0", to=f"@{handle}")
+        conversation_id = opening["conversation_id"]
+        await _drain(desk, 1)
+        await desk.send_message("answered", conversation_id=conversation_id)  # none automatic
+
+        proxy.silence()
+        acks = [
+            await consumer_socket.send_message(str(i), conversation_id=conversation_id)
+            for i in range(1, 4)
+        ]
+        # Longer than the read-back's slack: only a read-back from before the silence
+        # holds these. Then no later message reveals the gap.
+        await asyncio.sleep(CLOCK_SLACK.total_seconds() + 3)
+        proxy.restore()
+        received = await _drain(desk, 3, timeout=30)
+        assert [m["id"] for m in received] == [ack["id"] for ack in acks]
+        await consumer_socket.close()
+        await desk.close()
+    finally:
+        b.destroy()
+        if proxy.running:
+            await proxy.cut()
+
+
+async def test_a_message_no_node_can_read_is_dropped_and_the_bus_goes_on(
+    cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
+) -> None:
+    a, b = cluster(2)
+    api = api_of(a)
+    owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+    handle = await api.create_brand(owner)
+    desk = await Socket.open(b.ws_url, owner)
+    consumer_socket = await Socket.open(a.ws_url, consumer)
+    client = redis.Redis.from_url(a.env["ATDESK_REDIS_URL"])
+    try:  # a node of another version, say
+        await client.publish(f"{a.env['ATDESK_REDIS_PREFIX']}:events", b'{"node":"n_x","event":1}')
+    finally:
+        await client.aclose()
+    ack = await consumer_socket.send_message("after it", to=f"@{handle}")
+    assert [m["id"] for m in await _drain(desk, 1, timeout=10)] == [ack["id"]]
     await consumer_socket.close()
     await desk.close()
 
