@@ -32,11 +32,23 @@ async def test_a_send_limit_holds_for_many_sends_at_once() -> None:
     client = redis_client.connect(REDIS_URL)
     try:
         limiter = RedisSendLimiter(client, f"test-sends-{uuid.uuid4().hex}", rate=0.001, burst=10)
-        sends = 2 * RedisSendLimiter.MAX_PIPELINE + 1  # three pipelines at least
+        sends = 2 * RedisSendLimiter.MAX_BATCH + 1  # three calls at least
         waits = await asyncio.gather(*(limiter.take("lea") for _ in range(sends)))
         # The burst, to the first ten asked for (the takes keep their order), not one more.
         assert waits[:10] == [0.0] * 10
         assert min(waits[10:]) > 0
+    finally:
+        await client.aclose()
+
+
+async def test_each_account_in_one_call_spends_from_its_own_limit() -> None:
+    client = redis_client.connect(REDIS_URL)
+    try:
+        limiter = RedisSendLimiter(client, f"test-sends-{uuid.uuid4().hex}", rate=0.001, burst=2)
+        accounts = ["lea", "max", "lea", "lea", "zoe", "max", "max", "lea"]
+        waits = await asyncio.gather(*(limiter.take(account) for account in accounts))
+        allowed = [account for account, wait in zip(accounts, waits, strict=True) if wait == 0]
+        assert allowed == ["lea", "max", "lea", "zoe", "max"]  # the first two of each
     finally:
         await client.aclose()
 
