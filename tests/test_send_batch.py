@@ -277,8 +277,8 @@ async def test_a_batch_writes_its_messages_and_moves_each_conversation(db_on: Da
             )
             appended.append(store.append_message(
                 tx.session, conversation=conversation, message_id=new_id("m"),
-                sender_id=sender_id, sender_role=role, sender_name=sender_id,
-                client_id=client_id, text=client_id, now=sent_at,
+                sender_id=sender_id, sender_role=role, sender_name=f"name of {sender_id}",
+                client_id=client_id, text=f'"{client_id}" \\ {{é}}\n✓', now=sent_at,
             ).message)  # fmt: skip
         return appended
 

@@ -4,7 +4,7 @@ and the rows every message writes, written once for all of them.
 A message writes three rows: its own, its conversation's new seq and state, and its
 sender's read cursor. Flushed one message at a time through the ORM, that was most of a
 send's cost. Here they wait in the session's ``SendBatch`` and go in one statement per
-table (``executemany``; on PostgreSQL arrays through ``unnest``) just before the session's
+table (``executemany``; on PostgreSQL one JSON document of rows) just before the session's
 next statement of any kind, or its commit: nothing in the transaction, ORM or Core, can
 read the tables without them.
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple, Protocol
 
+import msgspec
 from sqlalchemy import (
     Connection,
     Dialect,
@@ -374,10 +375,12 @@ def _write(connection: Connection, batch: SendBatch) -> None:
     _execute_many(connection, _ANSWER_CASE, answered)
 
 
-# On PostgreSQL each of the three goes as one statement of a fixed text, a column an array
-# (unnest): psycopg's executemany handles each row in Python and PostgreSQL plans each,
-# and SQLAlchemy's multi-row INSERT binds every value in Python, its text too long for
-# psycopg's cache (the three were about 20% of a PostgreSQL node's samples at its maximum).
+# On PostgreSQL each of the three goes as one statement of a fixed text, its rows one JSON
+# document (json_to_recordset), encoded in C: psycopg's executemany handles each row in
+# Python and PostgreSQL plans each, SQLAlchemy's multi-row INSERT binds every value in
+# Python, its text too long for psycopg's cache (the three were about 20% of a PostgreSQL
+# node's samples at its maximum), and arrays (unnest) psycopg dumps in Python, value by
+# value (about 10% of a node's samples in the two nodes' spread).
 
 
 def _move_conversations(
@@ -389,16 +392,17 @@ def _move_conversations(
     if not moved:
         return
     if postgresql:
-        connection.execute(
-            _MOVE_CONVERSATIONS_POSTGRESQL,
+        rows = [
             {
-                "id": [conversation.id for conversation in moved],
-                "last_seq": [conversation.last_seq for conversation in moved],
-                "last_message_at": [conversation.last_message_at for conversation in moved],
-                "status": [conversation.status for conversation in moved],
-                "case_number": [conversation.case_number for conversation in moved],
-            },
-        )
+                "id": conversation.id,
+                "last_seq": conversation.last_seq,
+                "last_message_at": conversation.last_message_at,
+                "status": conversation.status,
+                "case_number": conversation.case_number,
+            }
+            for conversation in moved
+        ]
+        connection.execute(_MOVE_CONVERSATIONS_POSTGRESQL, {"rows": _as_json(rows)})
         return
     _execute_many(
         connection,
@@ -420,8 +424,7 @@ def _insert_messages(
     connection: Connection, rows: list[dict[str, Any]], *, postgresql: bool
 ) -> None:
     if rows and postgresql:
-        columns = {name: [row[name] for row in rows] for name in _MESSAGE_COLUMNS}
-        connection.execute(_INSERT_MESSAGES_POSTGRESQL, columns)
+        connection.execute(_INSERT_MESSAGES_POSTGRESQL, {"rows": _as_json(rows)})
         return
     _execute_many(connection, _INSERT_MESSAGE, rows)
 
@@ -429,24 +432,21 @@ def _insert_messages(
 def _move_read_cursors(
     connection: Connection, cursors: dict[tuple[str, str], int], *, postgresql: bool
 ) -> None:
-    if cursors and postgresql:
-        connection.execute(
-            _MOVE_READ_CURSORS_POSTGRESQL,
-            {
-                "conversation_id": [conversation_id for conversation_id, _ in cursors],
-                "account_id": [account_id for _, account_id in cursors],
-                "seq": list(cursors.values()),
-            },
-        )
+    rows = [
+        {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
+        for (conversation_id, account_id), seq in cursors.items()
+    ]
+    if rows and postgresql:
+        connection.execute(_MOVE_READ_CURSORS_POSTGRESQL, {"rows": _as_json(rows)})
         return
-    _execute_many(
-        connection,
-        read_cursor_upsert(connection.dialect.name, returning=False),
-        [
-            {"conversation_id": conversation_id, "account_id": account_id, "seq": seq}
-            for (conversation_id, account_id), seq in cursors.items()
-        ],
-    )
+    _execute_many(connection, read_cursor_upsert(connection.dialect.name, returning=False), rows)
+
+
+def _as_json(rows: list[dict[str, Any]]) -> str:
+    return _JSON.encode(rows).decode()
+
+
+_JSON = msgspec.json.Encoder()
 
 
 def _execute_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
@@ -536,30 +536,24 @@ _MOVE_CONVERSATIONS_POSTGRESQL = text(
     UPDATE conversations
     SET last_seq = moved.last_seq, last_message_at = moved.last_message_at,
         status = moved.status, case_number = moved.case_number
-    FROM unnest(
-        CAST(:id AS varchar[]), CAST(:last_seq AS integer[]),
-        CAST(:last_message_at AS timestamptz[]), CAST(:status AS varchar[]),
-        CAST(:case_number AS integer[])
-    ) AS moved(id, last_seq, last_message_at, status, case_number)
+    FROM json_to_recordset(CAST(:rows AS json)) AS moved(
+        id varchar, last_seq integer, last_message_at timestamptz, status varchar,
+        case_number integer
+    )
     WHERE conversations.id = moved.id
     """
 )
 _INSERT_MESSAGE = insert(Message)
-_MESSAGE_COLUMNS = (
-    "id", "conversation_id", "seq", "sender_id", "sender_role", "sender_name", "client_id",
-    "text", "created_at",
-)  # fmt: skip
 _INSERT_MESSAGES_POSTGRESQL = text(
     """
     INSERT INTO messages (
         id, conversation_id, seq, sender_id, sender_role, sender_name, client_id, text,
         created_at
     )
-    SELECT * FROM unnest(
-        CAST(:id AS varchar[]), CAST(:conversation_id AS varchar[]), CAST(:seq AS integer[]),
-        CAST(:sender_id AS varchar[]), CAST(:sender_role AS varchar[]),
-        CAST(:sender_name AS varchar[]), CAST(:client_id AS varchar[]),
-        CAST(:text AS varchar[]), CAST(:created_at AS timestamptz[])
+    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS added(
+        id varchar, conversation_id varchar, seq integer, sender_id varchar,
+        sender_role varchar, sender_name varchar, client_id varchar, text varchar,
+        created_at timestamptz
     )
     """
 )
@@ -568,9 +562,8 @@ _INSERT_MESSAGES_POSTGRESQL = text(
 _MOVE_READ_CURSORS_POSTGRESQL = text(
     """
     INSERT INTO read_cursors (conversation_id, account_id, seq)
-    SELECT * FROM unnest(
-        CAST(:conversation_id AS varchar[]), CAST(:account_id AS varchar[]),
-        CAST(:seq AS integer[])
+    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS moved(
+        conversation_id varchar, account_id varchar, seq integer
     )
     ON CONFLICT (conversation_id, account_id) DO UPDATE SET seq = excluded.seq
     WHERE read_cursors.seq < excluded.seq
