@@ -93,6 +93,22 @@ async def _drain(socket: Socket, count: int, timeout: float = 60) -> list[dict[s
     return order
 
 
+async def _opened(
+    api: Api, consumer_node: GatewayProcess, desk_node: GatewayProcess
+) -> tuple[Socket, Socket, str]:
+    """A consumer on ``consumer_node`` opens a conversation with a new brand whose owner's
+    desk is on ``desk_node``: (the consumer's socket, the desk, the conversation's id),
+    the opening message already read off the desk."""
+    owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
+    handle = await api.create_brand(owner)
+    consumer_socket = await Socket.open(consumer_node.ws_url, consumer)
+    desk = await Socket.open(desk_node.ws_url, owner)
+    await registered(consumer_node, owner)  # no automatic answer among the messages
+    opening = await consumer_socket.send_message("0", to=f"@{handle}")
+    await _drain(desk, 1)
+    return consumer_socket, desk, opening["conversation_id"]
+
+
 async def test_every_message_reaches_every_socket_on_every_node_in_order(
     cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
 ) -> None:
@@ -259,14 +275,7 @@ async def test_a_lost_subscription_is_repaired_from_the_database(
     """Pub/sub keeps nothing for a subscriber that is away: what was published while node B
     resubscribed never reaches it through Redis, only through reading back the database."""
     a, b = cluster(2, {"ATDESK_REDIS_URL": own_redis.url})
-    api = api_of(a)
-    owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
-    handle = await api.create_brand(owner)
-    consumer_socket = await Socket.open(a.ws_url, consumer)
-    desk = await Socket.open(b.ws_url, owner)
-    opening = await consumer_socket.send_message("0", to=f"@{handle}")
-    conversation_id = opening["conversation_id"]
-    await _drain(desk, 1)
+    consumer_socket, desk, conversation_id = await _opened(api_of(a), a, b)
 
     # Keep both nodes' subscriptions down while messages are committed, then stop: no
     # later message reveals the gap, so only reading back on resubscribe can deliver them.
@@ -308,15 +317,9 @@ async def test_a_silent_subscription_counts_as_down_from_when_it_was_last_heard(
     b = a.sibling(tmp_path / "silenced", {"ATDESK_REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"})
     try:
         await asyncio.to_thread(b.start)  # the proxy runs on this loop: keep it turning
-        api = api_of(a)
-        owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
-        handle = await api.create_brand(owner)
-        desk = await Socket.open(b.ws_url, owner)
-        consumer_socket = await Socket.open(a.ws_url, consumer)
-        opening = await consumer_socket.send_message("0", to=f"@{handle}")
-        conversation_id = opening["conversation_id"]
-        await _drain(desk, 1)
-        await desk.send_message("answered", conversation_id=conversation_id)  # none automatic
+        consumer_socket, desk, conversation_id = await _opened(api_of(a), a, b)
+        # Answered: while B is silent, A cannot see the owner online and would answer.
+        await desk.send_message("answered", conversation_id=conversation_id)
 
         proxy.silence()
         acks = [
@@ -341,17 +344,13 @@ async def test_a_message_no_node_can_read_is_dropped_and_the_bus_goes_on(
     cluster: Cluster, api_of: Callable[[GatewayProcess], Api]
 ) -> None:
     a, b = cluster(2)
-    api = api_of(a)
-    owner, consumer = await api.sign_up("owner"), await api.sign_up("lea")
-    handle = await api.create_brand(owner)
-    desk = await Socket.open(b.ws_url, owner)
-    consumer_socket = await Socket.open(a.ws_url, consumer)
+    consumer_socket, desk, conversation_id = await _opened(api_of(a), a, b)
     client = redis.Redis.from_url(a.env["ATDESK_REDIS_URL"])
     try:  # a node of another version, say
         await client.publish(f"{a.env['ATDESK_REDIS_PREFIX']}:events", b'{"node":"n_x","event":1}')
     finally:
         await client.aclose()
-    ack = await consumer_socket.send_message("after it", to=f"@{handle}")
+    ack = await consumer_socket.send_message("after it", conversation_id=conversation_id)
     assert [m["id"] for m in await _drain(desk, 1, timeout=10)] == [ack["id"]]
     await consumer_socket.close()
     await desk.close()
