@@ -211,9 +211,9 @@ class RedisBus:
 
     async def _read(self, connection: Connection) -> None:
         # Straight from the connection: redis-py's get_message wraps every message in
-        # retries, telemetry hooks, a read timeout and a dict (11 us a message against 4.4
-        # here, micro-benchmark), and every node reads every node's events. Its retries
-        # could also re-make a lost subscription quietly, with nothing read back.
+        # retries, telemetry hooks, a read timeout and a dict (11 us a message against 2.0
+        # here with _as_heard, micro-benchmark), and every node reads every node's events.
+        # Its retries could also re-make a lost subscription quietly, with nothing read back.
         while True:
             reply = await connection.read_response(
                 timeout=math.inf, disconnect_on_error=False, push_request=True
